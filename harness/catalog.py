@@ -1,0 +1,405 @@
+"""The op catalog: every op the harness checks, as data.
+
+Each :class:`OpSpec` names an op, its arguments (kind, value domain, differentiability,
+points to keep away from), the shape rule that draws compatible shapes, and a float64
+NumPy reference. Backends map these names to their own functions in
+:meth:`harness.contract.Backend.ops`; every argument is positional and an array.
+
+Shape rules (``OpSpec.shapes``) -- what the input strategies must produce:
+
+``any``           one array of any shape, scalars and size-0 dimensions included
+``nonempty``      one array with at least one element
+``vector``        one array of at least 1 dimension (size-0 last dimension allowed)
+``rows``          one array of at least 1 dimension whose last dimension is >= 1
+``rows2``         like ``rows`` with last dimension >= 2 (unbiased variance)
+``matrix``        one 2-D array
+``broadcast``     n arrays whose shapes broadcast together (NumPy rules)
+``same``          n arrays of one shape (at least one element)
+``matmul``        (m, k) and (k, n)
+``bmm``           (b, m, k) and (b, k, n)
+``mv``            (m, k) and (k,)
+``linear``        x (n, i), weight (o, i), bias (o,)
+``cat``           two arrays equal except in dimension 0
+``take``          x of at least 1 dimension with dim 0 >= 1, int64 indices into dim 0
+``gather``        x (n, c), int64 indices (n, k) with values in [0, c)
+``classify``      logits (n, c) with n, c >= 1, int64 labels (n,) in [0, c)
+
+Argument kinds: ``float`` (drawn in the op's dtype), ``index`` (int64, filled by the shape
+rule), ``mask`` (bool). Only ``float`` arguments with ``differentiable=True`` get gradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One positional argument of an op."""
+
+    kind: str = "float"
+    domain: tuple[float, float] = (-2.0, 2.0)
+    differentiable: bool = True
+    kinks: tuple[float, ...] = ()
+    """Non-differentiable points: drawn values stay at least ``OpSpec.margin`` away."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A per-dtype override of :data:`harness.tolerances.DEFAULT` with its reason."""
+
+    rtol: float
+    atol: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One op of the catalog (see the module docstring for the shape rules)."""
+
+    name: str
+    args: tuple[ArgSpec, ...]
+    shapes: str
+    reference: Callable[..., np.ndarray]
+    doc: str
+    margin: float = 1e-2
+    separate: bool = False
+    """Differentiable float args must differ elementwise by ``margin`` (no max/min ties)."""
+    distinct_last: bool = False
+    """Values along the last axis differ by ``margin`` (max/min reductions: no ties)."""
+    distinct_all: bool = False
+    """All values differ by ``margin`` (global max)."""
+    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
+    second_order: bool = True
+    """Worth a second-order check (False for ops whose Hessian is zero or ill-defined)."""
+
+    @property
+    def arity(self) -> int:
+        """Number of positional arguments."""
+        return len(self.args)
+
+    @property
+    def diff_argnums(self) -> tuple[int, ...]:
+        """Indices of the differentiable arguments."""
+        return tuple(i for i, a in enumerate(self.args) if a.kind == "float" and a.differentiable)
+
+
+F = ArgSpec()
+POS = ArgSpec(domain=(0.1, 3.0))
+TARGET01 = ArgSpec(domain=(0.0, 1.0), differentiable=False)
+INDEX = ArgSpec(kind="index", differentiable=False)
+MASK = ArgSpec(kind="mask", differentiable=False)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.exp(-np.logaddexp(0.0, -x))
+
+
+def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m, axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    return x - np.expand_dims(_logsumexp(x), -1)
+
+
+def _bce(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # PyTorch clamps each log at -100 so that p = 0 or 1 gives a finite loss.
+    logp = np.maximum(np.log(p), -100.0)
+    log1mp = np.maximum(np.log1p(-p), -100.0)
+    return np.mean(-(y * logp + (1 - y) * log1mp))
+
+
+def _bce_logits(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z))))
+
+
+def _nll(logp: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    return -np.mean(logp[np.arange(len(labels)), labels])
+
+
+_LOOSE_TRANSCENDENTAL = {
+    "float32": Tolerance(
+        1e-5, 1e-5, "float32 transcendental kernels differ by a few ulp between vendors"
+    )
+}
+
+_OPS: list[OpSpec] = [
+    # --- unary elementwise --------------------------------------------------------
+    OpSpec("neg", (F,), "any", np.negative, "-x", second_order=False),
+    OpSpec("abs", (ArgSpec(kinks=(0.0,)),), "any", np.abs, "|x|", second_order=False),
+    OpSpec("exp", (F,), "any", np.exp, "e**x", tolerances=_LOOSE_TRANSCENDENTAL),
+    OpSpec("log", (POS,), "any", np.log, "natural log, x > 0", tolerances=_LOOSE_TRANSCENDENTAL),
+    OpSpec("sqrt", (POS,), "any", np.sqrt, "square root, x > 0"),
+    OpSpec("sin", (F,), "any", np.sin, "sine", tolerances=_LOOSE_TRANSCENDENTAL),
+    OpSpec("cos", (F,), "any", np.cos, "cosine", tolerances=_LOOSE_TRANSCENDENTAL),
+    OpSpec("tanh", (F,), "any", np.tanh, "hyperbolic tangent", tolerances=_LOOSE_TRANSCENDENTAL),
+    OpSpec("sigmoid", (F,), "any", _sigmoid, "1 / (1 + e**-x)", tolerances=_LOOSE_TRANSCENDENTAL),
+    OpSpec(
+        "relu",
+        (ArgSpec(kinks=(0.0,)),),
+        "any",
+        lambda x: np.maximum(x, 0.0),
+        "max(x, 0)",
+        second_order=False,
+    ),
+    OpSpec(
+        "leaky_relu",
+        (ArgSpec(kinks=(0.0,)),),
+        "any",
+        lambda x: np.where(x > 0, x, 0.01 * x),
+        "x if x > 0 else 0.01 x",
+        second_order=False,
+    ),
+    OpSpec(
+        "softplus",
+        (F,),
+        "any",
+        lambda x: np.logaddexp(0.0, x),
+        "log(1 + e**x)",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec("square", (F,), "any", np.square, "x ** 2 (scalar exponent 2)"),
+    OpSpec(
+        "pow_scalar",
+        (POS,),
+        "any",
+        lambda x: x**2.5,
+        "x ** 2.5 (scalar exponent)",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec("reciprocal", (ArgSpec(domain=(0.5, 2.0)),), "any", lambda x: 1.0 / x, "1 / x"),
+    OpSpec(
+        "clamp",
+        (ArgSpec(kinks=(-0.5, 0.5)),),
+        "any",
+        lambda x: np.clip(x, -0.5, 0.5),
+        "clamp(x, -0.5, 0.5)",
+        second_order=False,
+    ),
+    # --- binary elementwise, broadcasting -----------------------------------------
+    OpSpec("add", (F, F), "broadcast", np.add, "x + y", second_order=False),
+    OpSpec("sub", (F, F), "broadcast", np.subtract, "x - y", second_order=False),
+    OpSpec("mul", (F, F), "broadcast", np.multiply, "x * y"),
+    OpSpec("div", (F, ArgSpec(domain=(0.5, 2.0))), "broadcast", np.divide, "x / y"),
+    OpSpec(
+        "pow",
+        (ArgSpec(domain=(0.5, 2.0)), F),
+        "broadcast",
+        np.power,
+        "x ** y (tensor exponent), x > 0",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "maximum",
+        (F, F),
+        "broadcast",
+        np.maximum,
+        "elementwise max",
+        separate=True,
+        second_order=False,
+    ),
+    OpSpec(
+        "minimum",
+        (F, F),
+        "broadcast",
+        np.minimum,
+        "elementwise min",
+        separate=True,
+        second_order=False,
+    ),
+    OpSpec("where", (MASK, F, F), "broadcast", np.where, "where(mask, x, y)", second_order=False),
+    # --- linear algebra -----------------------------------------------------------
+    OpSpec("matmul", (F, F), "matmul", np.matmul, "(m, k) @ (k, n)"),
+    OpSpec("bmm", (F, F), "bmm", np.matmul, "(b, m, k) @ (b, k, n)"),
+    OpSpec("mv", (F, F), "mv", np.matmul, "(m, k) @ (k,)"),
+    OpSpec(
+        "linear",
+        (F, F, F),
+        "linear",
+        lambda x, w, b: x @ w.T + b,
+        "x @ weight.T + bias (nn.Linear)",
+    ),
+    # --- reductions and normalisations --------------------------------------------
+    OpSpec("sum", (F,), "any", lambda x: np.sum(x), "sum of all elements", second_order=False),
+    OpSpec(
+        "mean", (F,), "nonempty", lambda x: np.mean(x), "mean of all elements", second_order=False
+    ),
+    OpSpec(
+        "sum_dim",
+        (F,),
+        "vector",
+        lambda x: np.sum(x, axis=-1),
+        "sum over the last dim",
+        second_order=False,
+    ),
+    OpSpec(
+        "mean_dim",
+        (F,),
+        "rows",
+        lambda x: np.mean(x, axis=-1),
+        "mean over the last dim",
+        second_order=False,
+    ),
+    OpSpec(
+        "var_dim",
+        (F,),
+        "rows2",
+        lambda x: np.var(x, axis=-1, ddof=1),
+        "unbiased variance over the last dim (correction=1, PyTorch's default)",
+    ),
+    OpSpec(
+        "max_dim",
+        (F,),
+        "rows",
+        lambda x: np.max(x, axis=-1),
+        "max over the last dim",
+        distinct_last=True,
+        second_order=False,
+    ),
+    OpSpec(
+        "min_dim",
+        (F,),
+        "rows",
+        lambda x: np.min(x, axis=-1),
+        "min over the last dim",
+        distinct_last=True,
+        second_order=False,
+    ),
+    OpSpec(
+        "max",
+        (F,),
+        "nonempty",
+        lambda x: np.max(x),
+        "max of all elements",
+        distinct_all=True,
+        second_order=False,
+    ),
+    OpSpec(
+        "logsumexp",
+        (F,),
+        "rows",
+        _logsumexp,
+        "log-sum-exp over the last dim",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "softmax",
+        (F,),
+        "rows",
+        lambda x: np.exp(_log_softmax(x)),
+        "softmax over the last dim",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "log_softmax",
+        (F,),
+        "rows",
+        _log_softmax,
+        "log-softmax over the last dim",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    # --- shape and indexing ---------------------------------------------------------
+    OpSpec("transpose", (F,), "matrix", lambda x: x.T, "x.T of a matrix", second_order=False),
+    OpSpec("reshape", (F,), "any", lambda x: x.reshape(-1), "flatten to 1-D", second_order=False),
+    OpSpec(
+        "expand",
+        (F,),
+        "any",
+        lambda x: np.broadcast_to(x, (3, *x.shape)),
+        "broadcast to (3, *x.shape)",
+        second_order=False,
+    ),
+    OpSpec("slice", (F,), "vector", lambda x: x[..., 1:], "x[..., 1:]", second_order=False),
+    OpSpec(
+        "take",
+        (F, INDEX),
+        "take",
+        lambda x, i: x[i],
+        "x[indices] with an int64 index array on dim 0 (repeats accumulate)",
+        second_order=False,
+    ),
+    OpSpec(
+        "cat",
+        (F, F),
+        "cat",
+        lambda x, y: np.concatenate([x, y], axis=0),
+        "concatenate on dim 0",
+        second_order=False,
+    ),
+    OpSpec(
+        "stack",
+        (F, F),
+        "same",
+        lambda x, y: np.stack([x, y], axis=0),
+        "stack on dim 0",
+        second_order=False,
+    ),
+    OpSpec(
+        "gather",
+        (F, INDEX),
+        "gather",
+        lambda x, i: np.take_along_axis(x, i, axis=1),
+        "torch.gather(x, 1, indices)",
+        second_order=False,
+    ),
+    # --- losses (reduction: mean) ------------------------------------------------------
+    OpSpec("mse_loss", (F, F), "same", lambda x, y: np.mean((x - y) ** 2), "mean squared error"),
+    OpSpec(
+        "bce_loss",
+        (ArgSpec(domain=(0.05, 0.95)), TARGET01),
+        "same",
+        _bce,
+        "binary cross-entropy on probabilities (logs clamped at -100)",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "bce_with_logits",
+        (F, TARGET01),
+        "same",
+        _bce_logits,
+        "binary cross-entropy on logits, numerically stable",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "cross_entropy",
+        (F, INDEX),
+        "classify",
+        lambda z, t: _nll(_log_softmax(z), t),
+        "softmax cross-entropy, int64 labels",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "nll_loss",
+        (F, INDEX),
+        "classify",
+        _nll,
+        "negative log-likelihood of log-probabilities, int64 labels",
+        second_order=False,
+    ),
+]
+
+CATALOG: dict[str, OpSpec] = {op.name: op for op in _OPS}
+"""Every op, by name, in catalog order."""
+
+
+def get(name: str) -> OpSpec:
+    """The op called ``name``; an unknown name is a KeyError listing the valid ones."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}; valid ops: {', '.join(CATALOG)}") from None
+
+
+def reference(name: str, *args: np.ndarray) -> np.ndarray:
+    """The float64 NumPy reference of op ``name`` (float arguments are cast to float64)."""
+    op = get(name)
+    cast = [
+        np.asarray(a, dtype=np.float64) if spec.kind == "float" else np.asarray(a)
+        for a, spec in zip(args, op.args, strict=True)
+    ]
+    return np.asarray(op.reference(*cast), dtype=np.float64)

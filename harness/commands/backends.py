@@ -1,0 +1,55 @@
+"""``harness backends``: every discovered target, available or not, and what it supports."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from harness import discovery
+
+NAME = "backends"
+HELP = "list discovered targets with availability, version, dtypes and op coverage"
+ORDER = 10
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``harness backends``."""
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+
+def format_table(rows: list[dict[str, object]]) -> str:
+    """A plain aligned text table of ``describe()`` rows."""
+    head = ["target", "available", "version", "dtypes", "ops", "jvp", "2nd", "train"]
+    body = [
+        [
+            str(r["target"]),
+            "yes" if r["available"] else f"no: {r['reason']}",
+            str(r["version"]),
+            ",".join(r["dtypes"]),  # type: ignore[arg-type]
+            f"{r['ops']}/{r['ops_total']}",
+            "yes" if r["jvp"] else "no",
+            "yes" if r["second_order"] else "no",
+            "yes" if r["training"] else "no",
+        ]
+        for r in rows
+    ]
+    # The availability column carries reasons; keep it last so long reasons do not
+    # push the other columns off screen.
+    order = [0, 2, 3, 4, 5, 6, 7, 1]
+    table = [[head[i] for i in order]] + [[row[i] for i in order] for row in body]
+    widths = [max(len(r[c]) for r in table) for c in range(len(order) - 1)]
+    lines = []
+    for r in table:
+        cells = [r[c].ljust(widths[c]) for c in range(len(order) - 1)] + [r[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the targets."""
+    rows = [t.describe() for t in discovery.all_targets()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(format_table(rows))
+    return 0

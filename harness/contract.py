@@ -1,0 +1,210 @@
+"""The one contract every backend implements: tensors, autograd and training.
+
+A backend is one small class (einops-style): a ``name``, static capability flags, and
+methods that import their framework lazily. The harness never looks at a backend's name
+to decide anything; it reads :class:`Capabilities` and :meth:`Backend.devices`.
+
+Everything that crosses the contract is NumPy on the harness side:
+
+* **Tensors** -- :meth:`Backend.asarray` takes a NumPy array (float32, float64, or int64
+  labels/indices, or bool masks) and a device, and returns the backend's array;
+  :meth:`Backend.to_numpy` goes back.
+* **Autograd** -- :meth:`Backend.vjp` (required), :meth:`Backend.jvp` and
+  :meth:`Backend.vjp_vjp` (optional, declared by ``Capabilities.jvp`` and
+  ``Capabilities.second_order``). The function being differentiated is written against the
+  backend's op namespace (:meth:`Backend.ops`, keyed by :mod:`harness.catalog` names).
+* **Training** -- :meth:`Backend.train` runs one :class:`harness.workload.Workload` (model,
+  loss, optimizer, dtype, initial parameters and batch order, all supplied as NumPy by the
+  harness) and returns a :class:`History`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from harness.workload import Workload
+
+Array = Any
+"""A backend's own array type (torch.Tensor, jax.Array, ...); opaque to the harness."""
+
+OpFn = Callable[..., Array]
+"""A function of backend arrays that returns one backend array."""
+
+
+class Unsupported(NotImplementedError):
+    """Raised by a backend for an op, capability or device it does not have.
+
+    The harness reports it as *skipped-unsupported* with the message, never as a failure.
+    """
+
+
+@dataclass(frozen=True)
+class DeviceStatus:
+    """Whether one device of a backend can be used right now, and why not."""
+
+    device: str
+    available: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do. Checks that need a missing capability skip with a reason."""
+
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    jvp: bool = False
+    second_order: bool = False
+    training: bool = True
+    compiled: bool = False
+    """Training is compiled (JIT); :attr:`History.compile_s` is then meaningful."""
+    reference_priority: int = 0
+    """Higher wins when the harness picks a default reference target (0: never by default)."""
+
+
+@dataclass
+class History:
+    """What one training run hands back. Arrays are NumPy, float64 for losses.
+
+    ``step_loss[k]`` is the loss of the batch used at optimizer step ``k``, computed in that
+    step's forward pass (before the update). ``epoch_train_loss[e]`` and
+    ``epoch_test_acc[e]`` are evaluated on the whole train / test split after epoch ``e``;
+    that evaluation is excluded from ``epoch_s``.
+    """
+
+    step_loss: np.ndarray
+    epoch_train_loss: np.ndarray
+    epoch_test_acc: np.ndarray
+    final_params: list[np.ndarray]
+    epoch_s: np.ndarray
+    """Wall-clock seconds of each epoch's training steps, measured after a device sync."""
+    compile_s: float | None = None
+    """Seconds spent compiling before the first epoch, for compiled backends."""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def first_epoch_s(self) -> float:
+        """Seconds of the first epoch (includes warm-up and lazy initialisation)."""
+        return float(self.epoch_s[0]) if len(self.epoch_s) else float("nan")
+
+    @property
+    def steady_epoch_s(self) -> float:
+        """Median seconds of the epochs after the first (the steady state)."""
+        rest = self.epoch_s[1:] if len(self.epoch_s) > 1 else self.epoch_s
+        return float(np.median(rest)) if len(rest) else float("nan")
+
+
+class Backend(ABC):
+    """Base class of every backend; built-ins and plugins alike subclass it.
+
+    Subclasses set ``name`` and ``capabilities`` as class attributes and import their
+    framework only inside methods, so that discovering a backend costs nothing.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+
+    # -- identity and devices -------------------------------------------------------
+    def load(self) -> None:  # noqa: B027 - optional hook
+        """Import the framework. Raise (ImportError, ...) if it cannot be used at all.
+
+        Discovery calls this once; a failure becomes a visible warning and every target of
+        the backend is listed as unavailable with the error as its reason.
+        """
+
+    @abstractmethod
+    def version(self) -> str:
+        """The framework's version string."""
+
+    @abstractmethod
+    def devices(self) -> list[DeviceStatus]:
+        """Every device this backend knows, available now or not (with the reason)."""
+
+    def sync(self, device: str) -> None:  # noqa: B027 - optional hook
+        """Block until all queued work on ``device`` is done (for timing)."""
+
+    # -- tensors ---------------------------------------------------------------------
+    @abstractmethod
+    def asarray(self, x: np.ndarray, device: str) -> Array:
+        """A backend array on ``device`` holding ``x`` with the same dtype."""
+
+    @abstractmethod
+    def to_numpy(self, x: Array) -> np.ndarray:
+        """A NumPy copy of a backend array (dtype preserved)."""
+
+    # -- ops and autograd --------------------------------------------------------------
+    @abstractmethod
+    def ops(self) -> Mapping[str, OpFn]:
+        """Catalog op name -> function of backend arrays. Omit an op to declare it unsupported.
+
+        Signatures are those of :mod:`harness.catalog`: every argument is an array
+        (float, int64 index, or bool mask) and the result is one array.
+        """
+
+    def unsupported_reasons(self) -> Mapping[str, str]:
+        """Catalog op name -> why it is missing from :meth:`ops` (shown in reports)."""
+        return {}
+
+    @abstractmethod
+    def vjp(
+        self,
+        fn: OpFn,
+        primals: Sequence[np.ndarray],
+        cotangent: np.ndarray,
+        *,
+        device: str,
+        argnums: Sequence[int] | None = None,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Value of ``fn(*primals)`` and the vector-Jacobian product with ``cotangent``.
+
+        Returns the value and one gradient per index of ``argnums`` (default: every
+        primal), each shaped like its primal. Primals outside ``argnums`` are constants.
+        """
+
+    def jvp(
+        self,
+        fn: OpFn,
+        primals: Sequence[np.ndarray],
+        tangents: Sequence[np.ndarray],
+        *,
+        device: str,
+        argnums: Sequence[int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Value and Jacobian-vector product (forward mode). ``Capabilities.jvp``."""
+        raise Unsupported(f"{self.name} does not implement forward mode (jvp)")
+
+    def vjp_vjp(
+        self,
+        fn: OpFn,
+        primals: Sequence[np.ndarray],
+        cotangent: np.ndarray,
+        direction: Sequence[np.ndarray],
+        *,
+        device: str,
+        argnums: Sequence[int] | None = None,
+    ) -> list[np.ndarray]:
+        """Second order: the gradient of ``sum_i <VJP_i(cotangent), direction_i>``.
+
+        That is ``d/dx_j <J(x)^T v, w>`` for each ``j`` in ``argnums``; it differentiates
+        through the backward pass. ``Capabilities.second_order``.
+        """
+        raise Unsupported(f"{self.name} does not implement second-order gradients")
+
+    # -- training ---------------------------------------------------------------------
+    def train(self, workload: Workload, *, device: str) -> History:
+        """Run ``workload`` from its initial parameters in its batch order.
+
+        Identical workloads must give every backend the same arithmetic, so trajectories
+        can be compared step by step. ``Capabilities.training``.
+        """
+        raise Unsupported(f"{self.name} does not implement training")
+
+
+def resolve_argnums(argnums: Sequence[int] | None, n: int) -> list[int]:
+    """``argnums`` as a list, defaulting to every one of ``n`` positional arguments."""
+    return list(range(n)) if argnums is None else list(argnums)

@@ -1,0 +1,245 @@
+"""Training workloads, built once from plain values and handed to every backend.
+
+A :class:`Workload` holds everything a backend needs to do *the same work* as every other
+backend: the split and standardized data, the model's layer sizes and loss, the optimizer
+and its hyper-parameters, the dtype, the seeded initial parameters (NumPy, PyTorch's
+``nn.Linear`` layout) and the seeded batch order (one int64 index array per step).
+
+The model is always a stack of linear layers: ``sizes = (in, h1, ..., out)`` with the
+activation between layers and none after the last. Its output is a logit: ``out == 1``
+uses binary cross-entropy on logits (``BCEWithLogitsLoss``, labels float 0/1, prediction
+``logit > 0``); ``out > 1`` uses softmax cross-entropy (``CrossEntropyLoss``, int64 labels,
+prediction ``argmax``). Both losses use ``reduction="mean"`` over the batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness import data as data_mod
+
+MODELS = ("logreg", "mlp:H1,H2,...")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+MODES = ("batch", "minibatch")
+DTYPES = ("float32", "float64")
+ACTIVATIONS = ("relu", "tanh")
+
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.01}
+"""Learning rates used when none is given (chosen so 100 epochs converge on breast cancer)."""
+
+_MLP = re.compile(r"^mlp(?::(\d+(?:,\d+)*))?$")
+
+
+class WorkloadError(ValueError):
+    """A workload option has a value outside its valid choices (the message lists them)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Layer sizes ``(in, h1, ..., out)``, the hidden activation and the loss."""
+
+    sizes: tuple[int, ...]
+    activation: str = "relu"
+
+    @property
+    def loss(self) -> str:
+        """``"bce_with_logits"`` for one output, ``"cross_entropy"`` otherwise."""
+        return "bce_with_logits" if self.sizes[-1] == 1 else "cross_entropy"
+
+    @property
+    def n_layers(self) -> int:
+        """Number of linear layers."""
+        return len(self.sizes) - 1
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer with PyTorch's update rules and hyper-parameter names.
+
+    ``kind`` is ``"sgd"`` (``torch.optim.SGD``: lr, momentum, dampening, nesterov,
+    weight_decay) or ``"adam"`` (``torch.optim.Adam``: lr, betas, eps, weight_decay as L2
+    added to the gradient, bias correction).
+    """
+
+    kind: str
+    lr: float
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One training configuration with its data, initial parameters and batch order."""
+
+    spec: dict[str, Any]
+    """The plain values it was built from (dataset, model, optimizer, mode, dtype, seed...)."""
+    dataset: data_mod.Dataset
+    model: ModelSpec
+    optimizer: OptimizerSpec
+    dtype: str
+    init_params: list[np.ndarray]
+    """``[W1, b1, W2, b2, ...]``; ``Wk`` is ``(out, in)`` like ``nn.Linear.weight``."""
+    batches: list[list[np.ndarray]] = field(repr=False)
+    """``batches[epoch][step]``: int64 row indices into the training split."""
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs."""
+        return len(self.batches)
+
+    @property
+    def steps(self) -> int:
+        """Total number of optimizer steps."""
+        return sum(len(b) for b in self.batches)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Steps in one epoch (every epoch has the same number)."""
+        return len(self.batches[0]) if self.batches else 0
+
+
+def parse_model(text: str, n_features: int, n_classes: int, activation: str = "relu") -> ModelSpec:
+    """``"logreg"`` or ``"mlp:H1,H2,..."`` (default ``mlp`` = ``mlp:64,32``) to a ModelSpec."""
+    if activation not in ACTIVATIONS:
+        raise WorkloadError(
+            f"unknown activation {activation!r}; valid choices: {', '.join(ACTIVATIONS)}"
+        )
+    out = 1 if n_classes == 2 else n_classes
+    if text == "logreg":
+        return ModelSpec((n_features, out), activation)
+    m = _MLP.match(text)
+    if not m:
+        raise WorkloadError(
+            f"unknown model {text!r}; valid choices: {', '.join(MODELS)} (e.g. mlp:64,32)"
+        )
+    hidden = tuple(int(h) for h in m.group(1).split(",")) if m.group(1) else (64, 32)
+    if any(h < 1 for h in hidden):
+        raise WorkloadError(f"hidden sizes must be positive, got {text!r}")
+    return ModelSpec((n_features, *hidden, out), activation)
+
+
+def make_optimizer(
+    name: str, lr: float | None = None, *, weight_decay: float = 0.0
+) -> OptimizerSpec:
+    """``sgd`` (plain), ``momentum`` (0.9), ``nesterov`` (0.9) or ``adam`` with PyTorch defaults."""
+    if name not in OPTIMIZERS:
+        raise WorkloadError(f"unknown optimizer {name!r}; valid choices: {', '.join(OPTIMIZERS)}")
+    lr = DEFAULT_LR[name] if lr is None else lr
+    if not (lr > 0 and np.isfinite(lr)):
+        raise WorkloadError(f"learning rate must be a positive number, got {lr}")
+    if name == "adam":
+        return OptimizerSpec("adam", lr, weight_decay=weight_decay)
+    momentum = 0.0 if name == "sgd" else 0.9
+    return OptimizerSpec(
+        "sgd", lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay
+    )
+
+
+def init_params(sizes: tuple[int, ...], seed: int, dtype: str) -> list[np.ndarray]:
+    """PyTorch-Linear-style initial parameters, seeded.
+
+    Every weight and bias of a layer with ``fan_in`` inputs is uniform in
+    ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` (the bound ``nn.Linear.reset_parameters`` gives).
+    Drawn in float64, then cast, so float32 and float64 runs start from the same values.
+    """
+    rng = np.random.default_rng([seed, 1])
+    params: list[np.ndarray] = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        bound = 1.0 / np.sqrt(fan_in)
+        params.append(rng.uniform(-bound, bound, size=(fan_out, fan_in)).astype(dtype))
+        params.append(rng.uniform(-bound, bound, size=(fan_out,)).astype(dtype))
+    return params
+
+
+def batch_order(
+    n_rows: int, mode: str, epochs: int, seed: int, batch_size: int = 32
+) -> list[list[np.ndarray]]:
+    """The batch order: full batch = every row in order, one step per epoch; mini-batch =
+    a fresh seeded permutation per epoch cut into ``batch_size`` rows, last partial batch kept.
+    """
+    if mode not in MODES:
+        raise WorkloadError(f"unknown mode {mode!r}; valid choices: {', '.join(MODES)}")
+    if epochs < 1:
+        raise WorkloadError(f"epochs must be a positive integer, got {epochs}")
+    if mode == "batch":
+        full = np.arange(n_rows, dtype=np.int64)
+        return [[full] for _ in range(epochs)]
+    if not 1 <= batch_size <= n_rows:
+        raise WorkloadError(
+            f"batch size must be between 1 and the training set size ({n_rows}), got {batch_size}"
+        )
+    rng = np.random.default_rng([seed, 2])
+    order = []
+    for _ in range(epochs):
+        perm = rng.permutation(n_rows).astype(np.int64)
+        order.append([perm[i : i + batch_size] for i in range(0, n_rows, batch_size)])
+    return order
+
+
+def build(
+    dataset: str = "breast_cancer",
+    model: str = "logreg",
+    optimizer: str = "sgd",
+    *,
+    mode: str = "batch",
+    lr: float | None = None,
+    epochs: int = 100,
+    batch_size: int = 32,
+    dtype: str = "float32",
+    seed: int = 0,
+    activation: str = "relu",
+    weight_decay: float = 0.0,
+) -> Workload:
+    """Build a workload from plain values; every random choice derives from ``seed``.
+
+    Bad values raise :class:`WorkloadError` (or ValueError for the dataset) naming the
+    valid choices.
+    """
+    if dtype not in DTYPES:
+        raise WorkloadError(f"unknown dtype {dtype!r}; valid choices: {', '.join(DTYPES)}")
+    try:
+        data_mod.validate_name(dataset)
+    except ValueError as e:
+        raise WorkloadError(str(e)) from None
+    opt = make_optimizer(optimizer, lr, weight_decay=weight_decay)
+    if mode not in MODES:
+        raise WorkloadError(f"unknown mode {mode!r}; valid choices: {', '.join(MODES)}")
+    if epochs < 1:
+        raise WorkloadError(f"epochs must be a positive integer, got {epochs}")
+    ds = data_mod.load(dataset, seed=seed, dtype=dtype)
+    spec_model = parse_model(model, ds.n_features, ds.n_classes, activation)
+    batches = batch_order(len(ds.x_train), mode, epochs, seed, batch_size)
+    spec = {
+        "dataset": dataset,
+        "model": model,
+        "sizes": list(spec_model.sizes),
+        "activation": activation,
+        "loss": spec_model.loss,
+        "optimizer": optimizer,
+        "optimizer_params": asdict(opt),
+        "mode": mode,
+        "batch_size": len(ds.x_train) if mode == "batch" else batch_size,
+        "epochs": epochs,
+        "dtype": dtype,
+        "seed": seed,
+        "n_train": len(ds.x_train),
+        "n_test": len(ds.x_test),
+    }
+    return Workload(
+        spec=spec,
+        dataset=ds,
+        model=spec_model,
+        optimizer=opt,
+        dtype=dtype,
+        init_params=init_params(spec_model.sizes, seed, dtype),
+        batches=batches,
+    )

@@ -1,0 +1,5 @@
+"""The PyTorch backend: ``torch:cpu`` and ``torch:cuda``."""
+
+from implementations.torch_backend.backend import TorchBackend
+
+__all__ = ["TorchBackend"]

@@ -1,0 +1,155 @@
+"""PyTorch implementation of the harness contract."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from harness.contract import (
+    Backend,
+    Capabilities,
+    DeviceStatus,
+    History,
+    OpFn,
+    resolve_argnums,
+)
+
+
+class TorchBackend(Backend):
+    """PyTorch eager: autograd for VJP, ``torch.func.jvp`` for forward mode, and training
+    with ``nn.Module``, ``torch.optim`` and a ``DataLoader`` driven by the harness' batches.
+    """
+
+    name = "torch"
+    capabilities = Capabilities(
+        dtypes=("float32", "float64"),
+        jvp=True,
+        second_order=True,
+        training=True,
+        compiled=False,
+        reference_priority=100,
+    )
+
+    def load(self) -> None:
+        import torch  # noqa: F401
+
+    def version(self) -> str:
+        import torch
+
+        return str(torch.__version__)
+
+    def devices(self) -> list[DeviceStatus]:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        if cuda:
+            reason = ""
+        elif torch.version.cuda is None:
+            reason = f"torch {torch.__version__} is a CPU-only build (torch.version.cuda is None)"
+        else:
+            reason = (
+                f"torch.cuda.is_available() is False (built for CUDA {torch.version.cuda}; "
+                "no driver or no visible GPU)"
+            )
+        return [DeviceStatus("cpu", True), DeviceStatus("cuda", cuda, reason)]
+
+    def sync(self, device: str) -> None:
+        if device == "cuda":
+            import torch
+
+            torch.cuda.synchronize()
+
+    # -- tensors -----------------------------------------------------------------
+    def asarray(self, x: np.ndarray, device: str) -> Any:
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(x)).to(device)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return x.detach().cpu().numpy().copy()
+
+    # -- ops and autograd ----------------------------------------------------------
+    @cached_property
+    def _ops(self) -> dict[str, OpFn]:
+        from implementations.torch_backend.ops import build_ops
+
+        return build_ops()
+
+    def ops(self) -> Mapping[str, OpFn]:
+        return self._ops
+
+    def _inputs(self, primals: Sequence[np.ndarray], argnums: list[int], device: str) -> list[Any]:
+        xs = [self.asarray(p, device) for p in primals]
+        for i in argnums:
+            xs[i].requires_grad_(True)
+        return xs
+
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+        import torch
+
+        argnums = resolve_argnums(argnums, len(primals))
+        xs = self._inputs(primals, argnums, device)
+        out = fn(*xs)
+        diff = [xs[i] for i in argnums]
+        if out.requires_grad and diff:
+            grads = torch.autograd.grad(
+                out, diff, self.asarray(cotangent, device), allow_unused=True
+            )
+        else:
+            grads = (None,) * len(diff)
+        return self.to_numpy(out), [
+            np.zeros_like(primals[i]) if g is None else self.to_numpy(g)
+            for i, g in zip(argnums, grads, strict=True)
+        ]
+
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+        import torch
+
+        argnums = resolve_argnums(argnums, len(primals))
+        xs = [self.asarray(p, device) for p in primals]
+
+        def partial(*diff: Any) -> Any:
+            args = list(xs)
+            for i, d in zip(argnums, diff, strict=True):
+                args[i] = d
+            return fn(*args)
+
+        out, tan = torch.func.jvp(
+            partial,
+            tuple(xs[i] for i in argnums),
+            tuple(self.asarray(t, device) for t in tangents),
+        )
+        return self.to_numpy(out), self.to_numpy(tan)
+
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+        import torch
+
+        argnums = resolve_argnums(argnums, len(primals))
+        xs = self._inputs(primals, argnums, device)
+        diff = [xs[i] for i in argnums]
+        out = fn(*xs)
+        grads = torch.autograd.grad(
+            out, diff, self.asarray(cotangent, device), create_graph=True, allow_unused=True
+        )
+        inner = sum(
+            (g * self.asarray(w, device)).sum()
+            for g, w in zip(grads, direction, strict=True)
+            if g is not None
+        )
+        if not isinstance(inner, torch.Tensor) or not inner.requires_grad:
+            return [np.zeros_like(primals[i]) for i in argnums]
+        second = torch.autograd.grad(inner, diff, allow_unused=True)
+        return [
+            np.zeros_like(primals[i]) if g is None else self.to_numpy(g)
+            for i, g in zip(argnums, second, strict=True)
+        ]
+
+    # -- training ----------------------------------------------------------------------
+    def train(self, workload, *, device):  # type: ignore[no-untyped-def]
+        from implementations.torch_backend.train import train
+
+        history: History = train(workload, device)
+        return history

@@ -1,0 +1,164 @@
+"""Training the way a PyTorch user writes it: nn.Module, torch.optim and a DataLoader.
+
+The DataLoader is driven by the harness' batch order through a sampler that yields one
+index tensor per step, with automatic batching disabled (``batch_size=None``), so a batch is
+``TensorDataset[indices]``: the same rows in the same order as every other backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from harness.contract import History
+from harness.workload import Workload
+
+
+def _model(workload: Workload, dtype: Any, device: str) -> Any:
+    import torch
+    from torch import nn
+
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh}[workload.model.activation]
+    sizes = workload.model.sizes
+    layers: list[nn.Module] = []
+    for k, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if k < len(sizes) - 2:
+            layers.append(act())
+    model = nn.Sequential(*layers).to(device=device, dtype=dtype)
+    with torch.no_grad():
+        for p, init in zip(model.parameters(), workload.init_params, strict=True):
+            p.copy_(torch.from_numpy(init))
+    return model
+
+
+def _optimizer(workload: Workload, params: Any) -> Any:
+    import torch
+
+    o = workload.optimizer
+    if o.kind == "adam":
+        return torch.optim.Adam(
+            params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
+        )
+    return torch.optim.SGD(
+        params,
+        lr=o.lr,
+        momentum=o.momentum,
+        dampening=o.dampening,
+        nesterov=o.nesterov,
+        weight_decay=o.weight_decay,
+    )
+
+
+class _EpochBatches:
+    """A sampler yielding the harness' index arrays for one epoch, one per step."""
+
+    def __init__(self, batches: list[Any]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+@contextlib.contextmanager
+def _deterministic(device: str) -> Iterator[None]:
+    """Deterministic kernels and no TF32 on CUDA, restored afterwards."""
+    if device != "cuda":
+        yield
+        return
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.deterministic,
+        torch.backends.cuda.matmul.allow_tf32,
+    )
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0])
+        torch.backends.cudnn.deterministic = saved[1]
+        torch.backends.cuda.matmul.allow_tf32 = saved[2]
+
+
+def train(workload: Workload, device: str) -> History:
+    """Train ``workload`` on ``device`` and return its history."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    dtype = {"float32": torch.float32, "float64": torch.float64}[workload.dtype]
+    ds = workload.dataset
+    binary = workload.model.sizes[-1] == 1
+
+    def tensor(a: np.ndarray) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    x_train, y_train = tensor(ds.x_train), tensor(ds.y_train)
+    x_test, y_test = tensor(ds.x_test), tensor(ds.y_test)
+    dataset = TensorDataset(x_train, y_train)
+
+    with _deterministic(device):
+        model = _model(workload, dtype, device)
+        opt = _optimizer(workload, model.parameters())
+        loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+
+        def forward_loss(x: Any, y: Any) -> Any:
+            out = model(x)
+            return loss_fn(out.squeeze(-1), y) if binary else loss_fn(out, y)
+
+        step_loss: list[np.ndarray] = []
+        train_loss, test_acc, epoch_s = [], [], []
+        for epoch_batches in workload.batches:
+            idx = [tensor(b) for b in epoch_batches]
+            loader = DataLoader(dataset, sampler=_EpochBatches(idx), batch_size=None)
+            losses = []
+            model.train()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for xb, yb in loader:
+                opt.zero_grad(set_to_none=True)
+                loss = forward_loss(xb, yb)
+                loss.backward()
+                opt.step()
+                losses.append(loss.detach())
+            if device == "cuda":
+                torch.cuda.synchronize()
+            epoch_s.append(time.perf_counter() - t0)
+            step_loss.append(torch.stack(losses).double().cpu().numpy())
+            model.eval()
+            with torch.no_grad():
+                train_loss.append(float(forward_loss(x_train, y_train)))
+                out = model(x_test)
+                pred = (out.squeeze(-1) > 0).to(y_test.dtype) if binary else out.argmax(-1)
+                test_acc.append(float((pred == y_test).double().mean()))
+
+    return History(
+        step_loss=np.concatenate(step_loss),
+        epoch_train_loss=np.asarray(train_loss),
+        epoch_test_acc=np.asarray(test_acc),
+        final_params=[p.detach().cpu().numpy().copy() for p in model.parameters()],
+        epoch_s=np.asarray(epoch_s),
+        compile_s=None,
+        meta={
+            "framework": "torch",
+            "version": torch.__version__,
+            "device": device,
+            "device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu",
+            "threads": torch.get_num_threads(),
+        },
+    )

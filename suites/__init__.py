@@ -1,0 +1,1 @@
+"""Test suites, written once and parametrized over every selected target."""
