@@ -20,9 +20,11 @@ Everything that crosses the contract is NumPy on the harness side:
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -194,6 +196,17 @@ class Backend(ABC):
         through the backward pass. ``Capabilities.second_order``.
         """
         raise Unsupported(f"{self.name} does not implement second-order gradients")
+
+    def known_divergences(self) -> str:
+        """Text of this backend's known-divergences file, or "" if it has none.
+
+        By default, ``known_divergences.txt`` beside the module that defines the backend
+        class. One entry per line, ``TARGET OP ORACLE DTYPE  # reason`` (``*`` matches
+        anything; the reason is required); see :mod:`harness.divergences`.
+        """
+        module = sys.modules.get(type(self).__module__)
+        path = Path(getattr(module, "__file__", "") or "").with_name("known_divergences.txt")
+        return path.read_text() if path.is_file() else ""
 
     # -- training ---------------------------------------------------------------------
     def train(self, workload: Workload, *, device: str) -> History:
