@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from harness import discovery
 
@@ -15,6 +16,11 @@ ORDER = 10
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``harness backends``."""
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.add_argument(
+        "--targets",
+        default=None,
+        help="comma-separated targets or backends to list (default: all; env HARNESS_TARGETS)",
+    )
 
 
 def format_table(rows: list[dict[str, object]]) -> str:
@@ -47,7 +53,13 @@ def format_table(rows: list[dict[str, object]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the targets."""
-    rows = [t.describe() for t in discovery.all_targets()]
+    spec = args.targets or os.environ.get(discovery.ENV_TARGETS, "")
+    if spec:
+        sel = discovery.select(spec)  # an unknown name raises -> exit 2
+        targets = sel.targets + sel.unavailable
+    else:
+        targets = discovery.all_targets()
+    rows = [t.describe() for t in targets]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:

@@ -66,7 +66,9 @@ class TorchBackend(Backend):
     def asarray(self, x: np.ndarray, device: str) -> Any:
         import torch
 
-        return torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        # np.array (not ascontiguousarray, which makes 0-d arrays 1-d) copies, so the
+        # tensor never aliases the caller's buffer.
+        return torch.from_numpy(np.array(x, order="C")).to(device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy().copy()
