@@ -1,0 +1,311 @@
+"""``harness compare``: side-by-side training runs with a divergence verdict, plots, progress.
+
+With no options: breast-cancer logistic regression, full batch against mini-batch (32),
+float32, 100 epochs, seed 0, SGD, on every available target, each compared step by step
+with the reference target trained in the same dtype from the same initial parameters and
+batch order. Exit 0 when every run agrees with the reference, 1 when one diverges (a NaN
+or infinite loss included) or fails, 2 for bad input (nothing is trained or written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness import report, runner
+from harness.cli import UsageError
+from harness.data import DATASETS
+from harness.workload import DTYPES, MODELS, OPTIMIZERS
+
+NAME = "compare"
+HELP = "train every target side by side (full batch and mini-batch) and compare with a reference"
+ORDER = 20
+
+DEFAULT_OUT = Path("results/runs")
+
+
+def add_workload_arguments(p: argparse.ArgumentParser, *, modes: bool = True) -> None:
+    """The workload options shared by ``compare`` and ``check``."""
+    d = runner.CompareConfig()
+    p.add_argument(
+        "--dataset", default=d.dataset, help=f"{', '.join(DATASETS)} (default %(default)s)"
+    )
+    p.add_argument("--model", default=d.model, help=f"{', '.join(MODELS)} (default %(default)s)")
+    p.add_argument(
+        "--optimizer", default=d.optimizer, help=f"{', '.join(OPTIMIZERS)} (default %(default)s)"
+    )
+    p.add_argument("--lr", default=None, help="learning rate (default: the optimizer's, sgd 0.1)")
+    p.add_argument("--epochs", default=str(d.epochs), help="epochs (default %(default)s)")
+    if modes:
+        p.add_argument(
+            "--mode",
+            default="both",
+            help=f"{', '.join(runner.MODE_CHOICES)} (default %(default)s)",
+        )
+    p.add_argument(
+        "--batch-size", default=str(d.batch_size), help="mini-batch size (default %(default)s)"
+    )
+    p.add_argument("--dtype", default=d.dtype, help=f"{', '.join(DTYPES)} (default %(default)s)")
+    p.add_argument("--seed", default=str(d.seed), help="seed of every random choice (default 0)")
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="target the others are compared with (default: the highest-priority reference)",
+    )
+
+
+def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """Where and how results are written (shared by ``compare`` and ``check``)."""
+    p.add_argument(
+        "--out",
+        default=str(DEFAULT_OUT),
+        help="base folder of run folders (default %(default)s)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (no table, no progress)"
+    )
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        default=None,
+        help="also write the curves as TensorBoard scalars under DIR",
+    )
+    p.add_argument("--no-plots", action="store_true", help="do not draw the PNG plots")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``harness compare``."""
+    p.add_argument(
+        "--targets",
+        default=None,
+        help="comma-separated targets or backends (default: every available target)",
+    )
+    add_workload_arguments(p)
+    add_output_arguments(p)
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+def _int(option: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{option} must be an integer >= {minimum}, got {text!r}") from None
+    if value < minimum:
+        raise UsageError(f"{option} must be an integer >= {minimum}, got {value}")
+    return value
+
+
+def _positive_float(option: str, text: str) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{option} must be a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise UsageError(f"{option} must be a positive number, got {text}")
+    return value
+
+
+def config_from_args(args: argparse.Namespace, *, targets: str | None) -> runner.CompareConfig:
+    """A validated-for-syntax :class:`runner.CompareConfig` from the parsed options."""
+    return runner.CompareConfig(
+        dataset=args.dataset,
+        model=args.model,
+        optimizer=args.optimizer,
+        lr=None if args.lr is None else _positive_float("--lr", args.lr),
+        epochs=_int("--epochs", args.epochs, 1),
+        batch_size=_int("--batch-size", args.batch_size, 1),
+        dtype=args.dtype,
+        seed=_int("--seed", args.seed, 0),
+        modes=runner.parse_modes(getattr(args, "mode", "both")),
+        targets=targets,
+        reference=args.reference,
+    )
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse (exit 2) before training if an output folder or tensorboardX is unusable."""
+    report.check_writable(Path(args.out), "--out")
+    if args.tensorboard is not None:
+        from harness import tensorboard
+
+        tensorboard.require()
+        report.check_writable(Path(args.tensorboard), "--tensorboard")
+
+
+def equivalent_command(cfg: runner.CompareConfig, lr: float) -> list[str]:
+    """The ``harness compare`` options that reproduce ``cfg`` (recorded in report.json)."""
+    mode = "both" if len(cfg.modes) == 2 else cfg.modes[0]
+    return [
+        "compare",
+        *([f"--targets={cfg.targets}"] if cfg.targets else []),
+        f"--dataset={cfg.dataset}",
+        f"--model={cfg.model}",
+        f"--optimizer={cfg.optimizer}",
+        f"--lr={lr!r}",
+        f"--epochs={cfg.epochs}",
+        f"--mode={mode}",
+        f"--batch-size={cfg.batch_size}",
+        f"--dtype={cfg.dtype}",
+        f"--seed={cfg.seed}",
+        *([f"--reference={cfg.reference}"] if cfg.reference else []),
+    ]
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def execute(plan: runner.Plan, *, quiet: bool) -> runner.Comparison:
+    """Train the plan, with progress bars when stdout is a terminal and not ``quiet``."""
+    if quiet or not sys.stdout.isatty():
+        return runner.execute(plan)
+    with runner.RichProgress(file=sys.stdout) as progress:
+        return runner.execute(plan, progress)
+
+
+def write_outputs(
+    c: runner.Comparison, args: argparse.Namespace, argv: list[str]
+) -> tuple[Path, Path | None]:
+    """Write the run folder (and TensorBoard scalars); returns their paths."""
+    run_id = report.new_run_id(c.started_utc)
+    run_dir = report.write_run(c, Path(args.out), argv=argv, plots=not args.no_plots, run_id=run_id)
+    tb_dir = None
+    if args.tensorboard is not None:
+        from harness import tensorboard
+
+        tb_dir = tensorboard.write(c, Path(args.tensorboard), run_id)
+    return run_dir, tb_dir
+
+
+def _fmt(x: Any, spec: str = ".4g") -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    return format(x, spec)
+
+
+def format_tables(c: runner.Comparison) -> str:
+    """One plain-text table per mode, then the full batch / mini-batch line per target."""
+    lines: list[str] = []
+    head = [
+        "target",
+        "final loss",
+        "test acc",
+        "epoch s",
+        "steps to target",
+        "max |dloss|",
+        "max scaled",
+        "first div. step",
+        "verdict",
+    ]
+    for mode in c.modes:
+        w = c.plan.workloads[mode]
+        lines.append(
+            f"{report.mode_label(mode)}: {w.steps_per_epoch} step(s)/epoch x {w.epochs} epochs, "
+            f"reference {c.plan.reference.name}, target loss {_fmt(c.target_loss)}"
+        )
+        body = []
+        for r in (r for r in c.runs if r.mode == mode):
+            row = report.row(r)
+            first = row["first_diverging_step"]
+            verdict = row["verdict"]
+            if r.is_reference and verdict == "agrees":
+                verdict = "reference"
+            body.append(
+                [
+                    r.target + (" (ref)" if r.is_reference else ""),
+                    _fmt(row["final_train_loss"], ".6g"),
+                    _fmt(row["final_test_acc"], ".4f"),
+                    _fmt(row["median_epoch_s"], ".3g"),
+                    _fmt(row["steps_to_target"], "d"),
+                    _fmt(row["max_abs_diff"], ".2e"),
+                    _fmt(row["max_rel_diff"], ".2e"),
+                    "none" if first is None and r.verdict is not None else _fmt(first, "d"),
+                    verdict,
+                ]
+            )
+        table = [head, *body]
+        widths = [max(len(x[i]) for x in table) for i in range(len(head))]
+        for x in table:
+            lines.append("  ".join(s.ljust(wd) for s, wd in zip(x, widths, strict=True)).rstrip())
+        for r in (r for r in c.runs if r.mode == mode and (r.failed or r.status != "ok")):
+            why = r.error or (r.verdict.summary() if r.verdict is not None else "")
+            lines.append(f"  {r.target}: {why}")
+        lines.append("")
+    if c.target_loss is None:
+        lines.append("no target loss: the reference has no finite final train loss")
+        lines.append("")
+    else:
+        for v in c.versus():
+            lines.append(_versus_line(v))
+        if c.versus():
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _versus_line(v: dict[str, Any]) -> str:
+    b, m = v["batch"], v["minibatch"]
+
+    def part(kind: str, unit: str, fmt: str) -> str:
+        who = v[f"first_in_{kind}"]
+        vals = f"{_fmt(b[kind], fmt)}{unit} full batch, {_fmt(m[kind], fmt)}{unit} mini-batch"
+        if who is None:
+            return f"neither reached it ({vals})"
+        if who == "tie":
+            return f"a tie in {kind} ({vals})"
+        return f"{report.mode_label(who)} first in {kind} ({vals})"
+
+    return (
+        f"{v['target']}: target loss reached -- {part('steps', '', 'd')}; "
+        f"{part('seconds', ' s', '.3g')}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, train, compare, print and write; exit 0 / 1 / 2."""
+    cfg = config_from_args(args, targets=args.targets)
+    check_outputs(args)
+    plan = runner.plan(cfg)
+    with after_validation():
+        c = execute(plan, quiet=args.json)
+        lr = next(iter(plan.workloads.values())).optimizer.lr
+        run_dir, tb_dir = write_outputs(c, args, equivalent_command(cfg, lr))
+        print_result(c, run_dir, tb_dir, as_json=args.json)
+    return 0 if c.ok else 1
+
+
+@contextlib.contextmanager
+def after_validation() -> Iterator[None]:
+    """Past validation a ValueError is a bug, not bad input: keep it from exiting 2."""
+    try:
+        yield
+    except ValueError as e:
+        raise RuntimeError(f"{type(e).__name__} after input validation: {e}") from e
+
+
+def print_result(
+    c: runner.Comparison, run_dir: Path, tb_dir: Path | None, *, as_json: bool
+) -> None:
+    """The table and verdict (or, with ``--json``, the summary document) on stdout."""
+    if as_json:
+        print(report.dumps(report.summary(c, run_dir)), end="")
+        return
+    print(format_tables(c))
+    for s in c.plan.skipped:
+        print(f"skipped {s['target']}: {s['reason']}")
+    failed = [r for r in c.runs if r.failed]
+    if failed:
+        names = ", ".join(f"{r.target} {report.mode_label(r.mode)} ({r.outcome})" for r in failed)
+        print(f"FAIL: {names}")
+    else:
+        print(f"OK: every target agrees with {c.plan.reference.name}")
+    print(f"wrote {run_dir}")
+    if tb_dir is not None:
+        print(f"wrote TensorBoard scalars to {tb_dir}")

@@ -1,0 +1,569 @@
+"""Training comparisons for the CLI: one workload per mode, trained on every target.
+
+This is the one place the CLI drives training. :func:`plan` validates everything (workload
+values, targets, reference) before anything runs; :func:`execute` trains the reference
+target first, then every other target, in every mode, and compares each run with the
+reference run of the same mode through :func:`harness.trajectory.compare`.
+
+Definitions recorded in ``report.json`` (see ``results/README.md``):
+
+* **Target loss** -- ``TARGET_FACTOR`` (1.1) times the *largest* final train loss (the
+  whole-train-split loss evaluated after the last epoch) among the reference target's runs
+  in the compared modes. With both modes that is, in practice, the reference's full-batch
+  loss; taking the largest means the reference reaches it in every mode, so "which mode got
+  there first" always has an answer for the reference. It depends only on the reference
+  run, which is deterministic for a given seed, so it is deterministic too.
+* **Steps to target** -- the number of optimizer steps done by the end of the first epoch
+  whose whole-train-split loss is at or below the target loss (per-step batch losses are
+  pre-update losses of one batch, too noisy in mini-batch to define "reached"). The
+  resolution is therefore one epoch.
+* **Seconds to target** -- cumulative *steady* training time up to that epoch: the sum of
+  the per-epoch training times (:attr:`History.epoch_s`, which exclude evaluation), where
+  the first epoch -- which carries warm-up, lazy initialisation and, for compiled backends,
+  compilation -- counts at the median time of the later epochs. Compilation and the real
+  first-epoch time are reported separately.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import numpy as np
+
+from harness import discovery
+from harness import workload as workload_mod
+from harness.contract import History, Unsupported
+from harness.trajectory import Verdict, compare
+from harness.workload import Workload
+
+TARGET_FACTOR = 1.1
+"""Target loss = this factor times the largest final train loss of the reference's runs."""
+
+TARGET_LOSS_DEFINITION = (
+    f"{TARGET_FACTOR} x the largest final train loss (whole train split, after the last "
+    "epoch) among the reference target's runs in the compared modes"
+)
+
+MODE_CHOICES = ("batch", "minibatch", "both")
+"""``--mode`` values; ``both`` runs full batch and mini-batch."""
+
+MODE_LABELS = {"batch": "full batch", "minibatch": "mini-batch"}
+
+
+class PlanError(ValueError):
+    """A comparison that cannot be run as asked (the message names the valid choices)."""
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """The plain values a comparison is built from (the CLI options)."""
+
+    dataset: str = "breast_cancer"
+    model: str = "logreg"
+    optimizer: str = "sgd"
+    lr: float | None = None
+    """``None``: the optimizer's default (:data:`harness.workload.DEFAULT_LR`)."""
+    epochs: int = 100
+    batch_size: int = 32
+    dtype: str = "float32"
+    seed: int = 0
+    modes: tuple[str, ...] = ("batch", "minibatch")
+    targets: str | None = None
+    """Target selection (``--targets``); ``None``: ``$HARNESS_TARGETS`` or every target."""
+    reference: str | None = None
+    """Reference target; ``None``: :func:`harness.discovery.default_reference`."""
+
+
+def parse_modes(text: str) -> tuple[str, ...]:
+    """``batch``, ``minibatch`` or ``both`` to the tuple of workload modes."""
+    if text == "both":
+        return ("batch", "minibatch")
+    if text in workload_mod.MODES:
+        return (text,)
+    raise PlanError(f"unknown mode {text!r}; valid choices: {', '.join(MODE_CHOICES)}")
+
+
+@dataclass
+class Plan:
+    """A validated comparison, ready to train."""
+
+    config: CompareConfig
+    workloads: dict[str, Workload]
+    """One workload per mode, built once and handed to every target."""
+    reference: discovery.Target
+    targets: list[discovery.Target]
+    """Every target to train, the reference first."""
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """Targets left out, each ``{"target", "reason"}``."""
+
+
+def build_workloads(config: CompareConfig) -> dict[str, Workload]:
+    """Build (and so validate) the workload of every mode of ``config``."""
+    if not config.modes:
+        raise PlanError(f"no mode given; valid choices: {', '.join(MODE_CHOICES)}")
+    out: dict[str, Workload] = {}
+    for mode in config.modes:
+        if mode not in workload_mod.MODES:
+            raise PlanError(f"unknown mode {mode!r}; valid choices: {', '.join(MODE_CHOICES)}")
+        out[mode] = workload_mod.build(
+            config.dataset,
+            config.model,
+            config.optimizer,
+            mode=mode,
+            lr=config.lr,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            dtype=config.dtype,
+            seed=config.seed,
+        )
+    n_train = next(iter(out.values())).spec["n_train"]
+    # build() checks the batch size only for mini-batch workloads; an explicit batch size
+    # that cannot be right is an error in every mode.
+    if not 1 <= config.batch_size <= n_train:
+        raise PlanError(
+            f"batch size must be between 1 and the training set size ({n_train}) of "
+            f"{config.dataset}, got {config.batch_size}"
+        )
+    return out
+
+
+def cannot_train(t: discovery.Target, dtype: str) -> str:
+    """Why ``t`` cannot run a ``dtype`` training comparison, or ""."""
+    caps = t.backend.capabilities
+    if not t.available:
+        return t.reason or "not available"
+    if not caps.training:
+        return "does not implement training (capabilities.training is False)"
+    if dtype not in caps.dtypes:
+        return f"does not support {dtype} (dtypes: {', '.join(caps.dtypes) or 'none'})"
+    return ""
+
+
+def _able(dtype: str) -> list[str]:
+    return [t.name for t in discovery.all_targets() if not cannot_train(t, dtype)]
+
+
+def _resolve_reference(name: str | None, dtype: str) -> discovery.Target:
+    if name is None:
+        ref = discovery.default_reference()
+        if ref is None:
+            raise PlanError(
+                "no target volunteers as the default reference; pass --reference, one of: "
+                f"{', '.join(_able(dtype)) or '(none)'}"
+            )
+    else:
+        sel = discovery.select(name)
+        if not sel.targets:
+            why = "; ".join(f"{t.name}: {t.reason}" for t in sel.unavailable)
+            raise PlanError(
+                f"reference {name!r} is not available ({why}); available references: "
+                f"{', '.join(_able(dtype)) or '(none)'}"
+            )
+        ref = sel.targets[0]
+    why = cannot_train(ref, dtype)
+    if why:
+        raise PlanError(
+            f"reference {ref.name} {why}; valid references: {', '.join(_able(dtype)) or '(none)'}"
+        )
+    return ref
+
+
+def select_targets(spec: str | None) -> tuple[list[discovery.Target], list[dict[str, str]], bool]:
+    """Targets for ``spec`` (``--targets``; None: ``$HARNESS_TARGETS``, else everything).
+
+    Returns the available targets, the unavailable ones as ``{"target", "reason"}`` rows,
+    and whether the selection was explicit. A ``backend:device`` named explicitly that is
+    not available, or a backend with no available device, is a :class:`PlanError`; a bare
+    backend name simply skips its unavailable devices (``torch`` on a machine without CUDA).
+    """
+    if spec is None:
+        spec = os.environ.get(discovery.ENV_TARGETS, "")
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if not names:
+        sel = discovery.select("")
+        gone = [{"target": t.name, "reason": t.reason or "not available"} for t in sel.unavailable]
+        return sel.targets, gone, False
+    chosen: list[discovery.Target] = []
+    gone: list[dict[str, str]] = []
+    for name in names:
+        sel = discovery.select(name)  # UnknownTargetError names the valid targets
+        bad = sel.unavailable[0] if sel.unavailable else None
+        if bad is not None and (":" in name or not sel.targets):
+            avail = [t.name for t in discovery.all_targets() if t.available]
+            raise PlanError(
+                f"target {bad.name} is not available: {bad.reason}; available targets: "
+                f"{', '.join(avail) or '(none)'}"
+            )
+        chosen += [t for t in sel.targets if t not in chosen]
+        gone += [
+            {"target": t.name, "reason": t.reason or "not available"}
+            for t in sel.unavailable
+            if t.name not in {g["target"] for g in gone}
+        ]
+    return chosen, gone, True
+
+
+def plan(config: CompareConfig) -> Plan:
+    """Validate ``config`` and choose the targets; raises ValueError (exit 2) on bad input.
+
+    Targets named explicitly (``--targets`` or ``$HARNESS_TARGETS``) must be able to run:
+    an unavailable ``backend:device``, or a target that cannot train in the dtype, is an
+    error. Otherwise every target that can run is used and the others are listed as skipped.
+    """
+    workloads = build_workloads(config)
+    available, skipped, explicit = select_targets(config.targets)
+    reference = _resolve_reference(config.reference, config.dtype)
+    chosen = [reference]
+    for t in available:
+        if t.name == reference.name:
+            continue
+        why = cannot_train(t, config.dtype)
+        if why and explicit:
+            raise PlanError(
+                f"target {t.name} {why}; targets that can train {config.dtype}: "
+                f"{', '.join(_able(config.dtype)) or '(none)'}"
+            )
+        if why:
+            skipped.append({"target": t.name, "reason": why})
+        else:
+            chosen.append(t)
+    return Plan(config, workloads, reference, chosen, skipped)
+
+
+# -- progress -------------------------------------------------------------------------------
+
+
+class Progress(Protocol):
+    """What :func:`execute` reports while it trains (one task per target and mode)."""
+
+    def add(self, key: str, label: str, total: int) -> None:
+        """Announce a run of ``total`` epochs."""
+
+    def begin(self, key: str) -> None:
+        """Run ``key`` starts training."""
+
+    def advance(self, key: str, epochs: int = 1) -> None:
+        """``epochs`` more epochs of run ``key`` are done."""
+
+    def finish(self, key: str, status: str) -> None:
+        """Run ``key`` ended with ``status`` (agrees / diverges / error ...)."""
+
+
+class NullProgress:
+    """Reports nothing (output not a terminal, or ``--json``)."""
+
+    def add(self, key: str, label: str, total: int) -> None:
+        """Ignored."""
+
+    def begin(self, key: str) -> None:
+        """Ignored."""
+
+    def advance(self, key: str, epochs: int = 1) -> None:
+        """Ignored."""
+
+    def finish(self, key: str, status: str) -> None:
+        """Ignored."""
+
+
+class RichProgress:
+    """One rich progress bar per target and mode (use as a context manager)."""
+
+    def __init__(self, file: Any = None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.progress import Progress as _Progress
+
+        self._bar = _Progress(
+            TextColumn("{task.description:<30}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("epochs"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=Console(file=file),
+        )
+        self._ids: dict[str, Any] = {}
+
+    def __enter__(self) -> RichProgress:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)  # type: ignore[arg-type]
+
+    def add(self, key: str, label: str, total: int) -> None:
+        """A new bar, waiting."""
+        self._ids[key] = self._bar.add_task(label, total=total, start=False, status="waiting")
+
+    def advance(self, key: str, epochs: int = 1) -> None:
+        """Move the bar of ``key``; starts its clock on first use."""
+        tid = self._ids[key]
+        self._bar.start_task(tid)
+        self._bar.update(tid, advance=epochs, status="training")
+
+    def finish(self, key: str, status: str) -> None:
+        """Fill the bar and show the outcome."""
+        tid = self._ids[key]
+        task = self._bar.tasks[tid]
+        self._bar.update(tid, completed=task.total, status=status)
+        self._bar.stop_task(tid)
+
+    def begin(self, key: str) -> None:
+        """Start the clock of ``key`` (training has started)."""
+        tid = self._ids[key]
+        self._bar.start_task(tid)
+        self._bar.update(tid, status="training")
+
+
+# -- runs -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """One target trained in one mode, and how it compares with the reference."""
+
+    target: str
+    mode: str
+    is_reference: bool
+    status: str
+    """``ok``, ``error`` (train raised) or ``unsupported`` (train raised Unsupported)."""
+    history: History | None = None
+    error: str = ""
+    wall_s: float = float("nan")
+    """Seconds of the whole ``train`` call: compilation, warm-up and evaluation included."""
+    verdict: Verdict | None = None
+    """Against the reference run of the same mode (the reference against itself, which
+    flags a non-finite reference loss)."""
+    elapsed_s: np.ndarray | None = None
+    """Cumulative steady training seconds at the end of each epoch (see module docstring)."""
+    steps_to_target: int | None = None
+    seconds_to_target: float | None = None
+    epoch_to_target: int | None = None
+    runtime_warnings: list[str] = field(default_factory=list)
+    """Distinct RuntimeWarning messages raised while training (overflow, invalid value...)."""
+
+    @property
+    def key(self) -> str:
+        """``target/mode``."""
+        return f"{self.target}/{self.mode}"
+
+    @property
+    def outcome(self) -> str:
+        """``agrees``, ``diverges``, ``error``, ``unsupported`` or ``not compared``."""
+        if self.status != "ok":
+            return self.status
+        if self.verdict is None:
+            return "not compared"
+        return "agrees" if self.verdict.agrees else "diverges"
+
+    @property
+    def failed(self) -> bool:
+        """Whether this run makes the comparison fail (exit 1)."""
+        if self.status == "unsupported":
+            # The contract reports unsupported work as skipped; without a reference run,
+            # though, nothing can be compared at all.
+            return self.is_reference
+        return self.outcome != "agrees"
+
+
+def steady_elapsed(epoch_s: np.ndarray) -> np.ndarray:
+    """Cumulative training seconds per epoch, the first epoch counted at the steady median."""
+    e = np.asarray(epoch_s, dtype=np.float64).copy()
+    if len(e) > 1:
+        e[0] = float(np.median(e[1:]))
+    return np.cumsum(e)
+
+
+def _accepts_on_epoch(train: Callable[..., Any]) -> bool:
+    try:
+        return "on_epoch" in inspect.signature(train).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _collect_runtime_warnings(sink: list[str]) -> Iterator[None]:
+    """Silence (and record) overflow / invalid-value warnings: a NaN is a verdict, not noise."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            yield
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):
+            msg = str(w.message)
+            if msg not in sink:
+                sink.append(msg)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def train_one(
+    target: discovery.Target,
+    workload: Workload,
+    *,
+    is_reference: bool,
+    progress: Progress,
+    key: str,
+) -> Run:
+    """Train ``workload`` on ``target``; exceptions become an ``error`` run, not a crash."""
+    run = Run(target.name, workload.spec["mode"], is_reference, "ok")
+    train = target.backend.train
+    kwargs: dict[str, Any] = {"device": target.device}
+    if _accepts_on_epoch(train):
+        kwargs["on_epoch"] = lambda _epoch: progress.advance(key)
+    progress.begin(key)
+    t0 = time.perf_counter()
+    try:
+        with _collect_runtime_warnings(run.runtime_warnings):
+            history = train(workload, **kwargs)
+    except Unsupported as e:
+        run.status, run.error = "unsupported", str(e) or type(e).__name__
+    except Exception as e:
+        run.status = "error"
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" at {tb[-1].filename}:{tb[-1].lineno}" if tb else ""
+        run.error = f"{type(e).__name__}: {e}{where}"
+    else:
+        run.history = history
+        problem = _check_history(history, workload)
+        if problem:
+            run.status, run.error = "error", problem
+    run.wall_s = time.perf_counter() - t0
+    if run.history is not None and run.status == "ok":
+        run.elapsed_s = steady_elapsed(run.history.epoch_s)
+    return run
+
+
+def _check_history(h: History, w: Workload) -> str:
+    """A message if ``h`` does not have the shape the contract promises for ``w``."""
+    for name, n in (
+        ("step_loss", w.steps),
+        ("epoch_train_loss", w.epochs),
+        ("epoch_test_acc", w.epochs),
+        ("epoch_s", w.epochs),
+    ):
+        got = len(np.asarray(getattr(h, name)))
+        if got != n:
+            return f"History.{name} has {got} entries, expected {n}"
+    return ""
+
+
+def _reached(run: Run, target_loss: float, steps_per_epoch: int) -> None:
+    if run.history is None or run.elapsed_s is None:
+        return
+    loss = np.asarray(run.history.epoch_train_loss, dtype=np.float64)
+    hit = np.flatnonzero(np.isfinite(loss) & (loss <= target_loss))
+    if hit.size:
+        e = int(hit[0])
+        run.epoch_to_target = e + 1
+        run.steps_to_target = (e + 1) * steps_per_epoch
+        run.seconds_to_target = float(run.elapsed_s[e])
+
+
+@dataclass
+class Comparison:
+    """Every run of a comparison, its verdicts and the target loss."""
+
+    plan: Plan
+    runs: list[Run]
+    target_loss: float | None
+    started_utc: datetime
+    finished_utc: datetime
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The compared modes, in order."""
+        return self.plan.config.modes
+
+    def run(self, target: str, mode: str) -> Run | None:
+        """The run of ``target`` in ``mode``."""
+        return next((r for r in self.runs if r.target == target and r.mode == mode), None)
+
+    @property
+    def ok(self) -> bool:
+        """True when every run agrees with the reference (exit 0)."""
+        return not any(r.failed for r in self.runs)
+
+    def versus(self) -> list[dict[str, Any]]:
+        """Per target: which of full batch and mini-batch reached the target loss first."""
+        if set(self.modes) != {"batch", "minibatch"}:
+            return []
+        rows = []
+        for t in self.plan.targets:
+            b, m = self.run(t.name, "batch"), self.run(t.name, "minibatch")
+            if b is None or m is None:
+                continue
+            rows.append(
+                {
+                    "target": t.name,
+                    "batch": {"steps": b.steps_to_target, "seconds": b.seconds_to_target},
+                    "minibatch": {"steps": m.steps_to_target, "seconds": m.seconds_to_target},
+                    "first_in_steps": _first(b.steps_to_target, m.steps_to_target),
+                    "first_in_seconds": _first(b.seconds_to_target, m.seconds_to_target),
+                }
+            )
+        return rows
+
+
+def _first(batch: float | None, minibatch: float | None) -> str | None:
+    """``batch``, ``minibatch``, ``tie`` or None (neither reached the target)."""
+    if batch is None and minibatch is None:
+        return None
+    if minibatch is None or (batch is not None and batch < minibatch):
+        return "batch"
+    if batch is None or minibatch < batch:
+        return "minibatch"
+    return "tie"
+
+
+def target_loss(reference_runs: Sequence[Run]) -> float | None:
+    """The target loss (module docstring) from the reference's runs; None if none finished."""
+    finals = [
+        float(r.history.epoch_train_loss[-1])
+        for r in reference_runs
+        if r.history is not None and len(r.history.epoch_train_loss)
+    ]
+    finals = [f for f in finals if np.isfinite(f)]
+    return TARGET_FACTOR * max(finals) if finals else None
+
+
+def execute(p: Plan, progress: Progress | None = None) -> Comparison:
+    """Train every target of ``p`` in every mode and compare each with the reference."""
+    progress = progress or NullProgress()
+    started = datetime.now(timezone.utc)
+    order = [(t, mode) for t in p.targets for mode in p.workloads]
+    for t, mode in order:
+        label = f"{t.name} {MODE_LABELS[mode]}"
+        progress.add(f"{t.name}/{mode}", label, p.workloads[mode].epochs)
+    runs: list[Run] = []
+    refs: dict[str, Run] = {}
+    for t, mode in order:
+        key = f"{t.name}/{mode}"
+        is_ref = t.name == p.reference.name
+        run = train_one(t, p.workloads[mode], is_reference=is_ref, progress=progress, key=key)
+        if is_ref:
+            refs[mode] = run
+        ref = refs.get(mode)
+        if run.history is not None and ref is not None and ref.history is not None:
+            run.verdict = compare(ref.history, run.history, p.config.dtype)
+        progress.finish(key, run.outcome if not is_ref else f"reference ({run.outcome})")
+        runs.append(run)
+    goal = target_loss(list(refs.values()))
+    if goal is not None:
+        for r in runs:
+            _reached(r, goal, p.workloads[r.mode].steps_per_epoch)
+    return Comparison(p, runs, goal, started, datetime.now(timezone.utc))
