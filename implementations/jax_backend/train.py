@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -84,32 +84,31 @@ def model_fns(workload: Workload) -> tuple[Callable[..., Any], Callable[..., Any
     return forward, row_loss
 
 
-def train(workload: Workload, device: str, *, loop: str = "scan") -> History:
-    """Train ``workload`` on ``jax:<device>``; ``loop`` is ``scan`` (default) or ``step``."""
-    if loop not in LOOPS:
-        raise ValueError(f"unknown loop {loop!r}; valid choices: {', '.join(LOOPS)}")
-    with scope():
-        return _train(workload, device, loop)
+class Programs(NamedTuple):
+    """The pure functions one run compiles (all arguments are arrays or pytrees of them)."""
+
+    batch_loss: Callable[..., Any]
+    """``(params, xb, yb, mask, count) -> sum(mask * row_loss) / count``."""
+    step: Callable[..., Any]
+    """``(params, opt_state, x, y, idx, mask, count) -> (params, opt_state, loss)``."""
+    epoch: Callable[..., Any]
+    """``step`` scanned over ``(idx, mask, count)`` stacked per step: one epoch."""
+    evaluate: Callable[..., Any]
+    """``(params, x_train, y_train, x_test, y_test) -> (train loss, correct test count)``."""
 
 
-def _train(workload: Workload, device: str, loop: str) -> History:
+def programs(workload: Workload, tx: Any) -> Programs:
+    """The loss, step, epoch and evaluation functions of ``workload`` with optimizer ``tx``."""
     import jax
     import jax.numpy as jnp
     import optax
     from jax import lax
 
-    from implementations.jax_backend import optim
-
-    dev = jax_device(device)
-    ds = workload.dataset
-    binary = workload.model.sizes[-1] == 1
     forward, row_loss = model_fns(workload)
-    tx = optim.make(workload.optimizer)
-
-    def put(a: Any) -> Any:
-        return jax.device_put(a, dev)
+    binary = workload.model.sizes[-1] == 1
 
     def batch_loss(params: list[Any], xb: Any, yb: Any, mask: Any, count: Any) -> Any:
+        # Padded rows are multiplied by an exact 0; the mean divides by the real row count.
         return jnp.sum(row_loss(forward(params, xb), yb) * mask) / count
 
     def step(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):  # type: ignore[no-untyped-def]
@@ -131,6 +130,30 @@ def _train(workload: Workload, device: str, loop: str) -> History:
         pred = (logits[:, 0] > 0).astype(y_te.dtype) if binary else jnp.argmax(logits, -1)
         return train_loss, jnp.sum(pred == y_te)
 
+    return Programs(batch_loss, step, epoch, evaluate)
+
+
+def train(workload: Workload, device: str, *, loop: str = "scan") -> History:
+    """Train ``workload`` on ``jax:<device>``; ``loop`` is ``scan`` (default) or ``step``."""
+    if loop not in LOOPS:
+        raise ValueError(f"unknown loop {loop!r}; valid choices: {', '.join(LOOPS)}")
+    with scope():
+        return _train(workload, device, loop)
+
+
+def _train(workload: Workload, device: str, loop: str) -> History:
+    import jax
+
+    from implementations.jax_backend import optim
+
+    dev = jax_device(device)
+    ds = workload.dataset
+    tx = optim.make(workload.optimizer)
+    prog = programs(workload, tx)
+
+    def put(a: Any) -> Any:
+        return jax.device_put(a, dev)
+
     with jax.default_device(dev):
         x_tr, y_tr = put(ds.x_train), put(ds.y_train)
         x_te, y_te = put(ds.x_test), put(ds.y_test)
@@ -148,11 +171,11 @@ def _train(workload: Workload, device: str, loop: str) -> History:
         jax.block_until_ready((x_tr, y_tr, x_te, y_te, params, opt_state, inputs))
 
         t0 = time.perf_counter()
-        fn = epoch if loop == "scan" else step
+        fn = prog.epoch if loop == "scan" else prog.step
         example = inputs[0] if loop == "scan" else inputs[0][0]
         run = jax.jit(fn).lower(params, opt_state, x_tr, y_tr, *example).compile()
         t1 = time.perf_counter()
-        evaluate_c = jax.jit(evaluate).lower(params, x_tr, y_tr, x_te, y_te).compile()
+        evaluate_c = jax.jit(prog.evaluate).lower(params, x_tr, y_tr, x_te, y_te).compile()
         t2 = time.perf_counter()
 
         step_loss, train_loss, test_acc, epoch_s = [], [], [], []
