@@ -1,0 +1,249 @@
+"""``nn.functional``: activations, dropout and the losses.
+
+The three losses a training step uses (binary cross-entropy on logits, softmax
+cross-entropy, and ``linear`` from :mod:`~implementations.numpy_autograd.ops`) are single
+graph nodes with fused VJPs; the others compose engine ops. Reductions are
+``"mean"`` (default), ``"sum"`` or ``"none"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from implementations.numpy_autograd import ops, random
+from implementations.numpy_autograd.ops import (
+    _operand,
+    _promote,
+    _record,
+    leaky_relu,
+    linear,
+    log_softmax,
+    one_hot,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+from implementations.numpy_autograd.tensor import Tensor
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "dropout",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "nll_loss",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "softplus",
+    "tanh",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction; valid: mean, sum, none")
+
+
+def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
+    if reduction == "mean":
+        return np.mean(loss)
+    if reduction == "sum":
+        return np.sum(loss)
+    return loss
+
+
+def _reduce_tensor(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return ops.mean(loss)
+    if reduction == "sum":
+        return ops.sum(loss)
+    return loss
+
+
+def _same_shape(input: Tensor, target: Tensor) -> None:
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(
+            f"Target size ({target.shape}) must be the same as input size ({input.shape})"
+        )
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero elements with probability ``p`` and scale the rest by ``1/(1-p)`` (training only)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    keep = random.numpy_rng(None).random(input._data.shape) >= p
+    scale = keep.astype(input._data.dtype) / (1 - p) if p < 1 else np.zeros_like(input._data)
+    return ops.mul(input, Tensor._make(scale))
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean squared error."""
+    _check_reduction(reduction)
+    return _reduce_tensor(ops.pow(ops.sub(input, target), 2), reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """Binary cross-entropy on logits, ``(1 - y) z + log(1 + e**-z)``, stable for any z.
+
+    Without ``weight``/``pos_weight`` it is one node (forward ``softplus(z) - z y`` by
+    ``logaddexp``; VJP ``sigmoid(z) - y``).
+    """
+    _check_reduction(reduction)
+    target = _operand(target)
+    _same_shape(input, target)
+    if weight is not None or pos_weight is not None:
+        log_weight = (
+            1 if pos_weight is None else ops.add(1, ops.mul(ops.sub(pos_weight, 1), target))
+        )
+        loss = ops.add(
+            ops.mul(ops.sub(1, target), input),
+            ops.mul(log_weight, softplus(ops.neg(input))),
+        )
+        if weight is not None:
+            loss = ops.mul(loss, weight)
+        return _reduce_tensor(loss, reduction)
+    zd, yd = _promote(input, target)
+    out = _reduce(np.logaddexp(0, zd) - zd * yd, reduction)
+    return _record("bce_with_logits", out, (input, target), reduction)
+
+
+def binary_cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """Binary cross-entropy on probabilities; each log is clamped at -100 (PyTorch's rule,
+    so p = 0 or 1 gives a finite loss)."""
+    _check_reduction(reduction)
+    target = _operand(target)
+    _same_shape(input, target)
+    pd, yd = _promote(input, target)
+    if np.any((pd < 0) | (pd > 1)):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    with np.errstate(divide="ignore"):
+        elems = (yd - 1) * np.maximum(np.log1p(-pd), -100.0) - yd * np.maximum(np.log(pd), -100.0)
+    if weight is not None:
+        loss = _record("bce", elems, (input, target), "none")
+        return _reduce_tensor(ops.mul(loss, weight), reduction)
+    return _record("bce", _reduce(elems, reduction), (input, target), reduction)
+
+
+def _class_targets(
+    input: Tensor,
+    target: Any,
+    weight: Tensor | None,
+    ignore_index: int,
+    what: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """Validate ``(N, C)`` scores against int64 targets ``(N,)``; return the targets, row
+    weights (0 for ignored rows), the mean's denominator and the (weighted) one-hot."""
+    t = _operand(target)._data
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(
+            f"{what}: expected target of dtype int64 (class indices), got {t.dtype}; "
+            "class-probability targets are not supported by this engine"
+        )
+    n, c = input._data.shape
+    if t.shape != (n,):
+        raise ValueError(
+            f"Expected input batch_size ({n}) to match target batch_size "
+            f"({t.shape[0] if t.ndim else 'scalar'})"
+        )
+    valid = t != ignore_index
+    safe = np.where(valid, t, 0)
+    if np.any((safe < 0) | (safe >= c)):
+        bad = int(safe[(safe < 0) | (safe >= c)][0])
+        raise IndexError(f"Target {bad} is out of bounds (the input has {c} classes).")
+    dtype = input._data.dtype
+    rows = valid.astype(dtype)
+    if weight is not None:
+        rows = rows * weight._data.astype(dtype)[safe]
+    onehot = np.zeros((n, c), dtype=dtype)
+    onehot[np.arange(n), safe] = 1
+    return safe, rows, onehot, float(rows.sum()), valid
+
+
+def _unbatched(input: Tensor, target: Any, fn: Any, reduction: str) -> Tensor | None:
+    """``(C,)`` scores with a 0-d target: run ``fn`` on a batch of one."""
+    if input.ndim != 1:
+        return None
+    out = fn(ops.unsqueeze(input, 0), ops.reshape(_operand(target), (1,)))
+    return ops.reshape(out, ()) if reduction == "none" else out
+
+
+def cross_entropy(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Softmax cross-entropy of ``(N, C)`` logits against int64 labels, one fused node
+    (VJP ``softmax(z) - onehot(t)``)."""
+    _check_reduction(reduction)
+    if label_smoothing:
+        raise NotImplementedError("cross_entropy: label_smoothing is not supported by this engine")
+    single = _unbatched(
+        input, target, lambda z, t: cross_entropy(z, t, weight, ignore_index, reduction), reduction
+    )
+    if single is not None:
+        return single
+    if input.ndim != 2:
+        raise ValueError(
+            f"cross_entropy: expected input of shape (N, C) or (C,), got {list(input.shape)}"
+        )
+    safe, rows, onehot, denom, _ = _class_targets(
+        input, target, weight, ignore_index, "cross_entropy"
+    )
+    zd = input._data
+    lse = ops.logsumexp_array(zd, (1,))[:, 0]
+    elems = (lse - zd[np.arange(len(safe)), safe]) * rows
+    out = elems.sum() / denom if reduction == "mean" else _reduce(elems, reduction)
+    return _record(
+        "cross_entropy", out, (input, _operand(target)), (reduction, rows, denom, onehot)
+    )
+
+
+def nll_loss(
+    input: Tensor,
+    target: Tensor,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Negative log-likelihood of ``(N, C)`` log-probabilities against int64 labels."""
+    _check_reduction(reduction)
+    single = _unbatched(
+        input, target, lambda z, t: nll_loss(z, t, weight, ignore_index, reduction), reduction
+    )
+    if single is not None:
+        return single
+    if input.ndim != 2:
+        raise ValueError(
+            f"nll_loss: expected input of shape (N, C) or (C,), got {list(input.shape)}"
+        )
+    safe, rows, onehot, denom, _ = _class_targets(input, target, weight, ignore_index, "nll_loss")
+    elems = -input._data[np.arange(len(safe)), safe] * rows
+    out = elems.sum() / denom if reduction == "mean" else _reduce(elems, reduction)
+    return _record("nll_loss", out, (input, _operand(target)), (reduction, rows, denom, onehot))

@@ -1,0 +1,391 @@
+"""The Tensor: a NumPy array, a ``requires_grad`` flag, a ``.grad`` and the node that made it.
+
+A Tensor is deliberately thin (``__slots__``, no per-op bookkeeping beyond one graph node):
+
+* ``_data`` -- the NumPy array (float32, float64, int64 or bool), never a NumPy scalar.
+* ``_node`` -- the :class:`~implementations.numpy_autograd.node.Node` that produced it, or
+  ``None`` for a leaf.
+* ``_version`` -- bumped by every in-place operation, so backward can refuse to use a value
+  that changed after it was saved.
+
+Arithmetic, reductions and shape methods are the functions of
+:mod:`implementations.numpy_autograd.ops`, bound at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from implementations.numpy_autograd import dtypes
+
+
+class Size(tuple):  # type: ignore[type-arg]
+    """A tensor shape: a tuple that prints as ``torch.Size([2, 3])``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    def numel(self) -> int:
+        """Number of elements of a tensor of this shape."""
+        return int(np.prod(self, dtype=np.int64))
+
+
+class device:
+    """A device name; the engine has only ``cpu``."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: str = "cpu") -> None:
+        self.type = check_device(type)
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')"
+
+    def __str__(self) -> str:
+        return self.type
+
+    def __eq__(self, other: object) -> bool:
+        return str(other) == self.type
+
+    def __hash__(self) -> int:
+        return hash(self.type)
+
+
+def check_device(d: Any) -> str:
+    """``"cpu"`` for ``None``/``"cpu"``/a cpu device; any other device is a clear error."""
+    name = "cpu" if d is None else str(d)
+    if name != "cpu":
+        raise RuntimeError(f"device {name!r} is not available: the numpy engine runs on 'cpu' only")
+    return name
+
+
+CPU = device("cpu")
+
+
+class Tensor:
+    """An n-dimensional array with autograd, shaped like ``torch.Tensor``.
+
+    Create tensors with :func:`~implementations.numpy_autograd.tensor` and friends; this
+    class is not meant to be instantiated directly (``Tensor._make`` is the internal
+    constructor and does no validation).
+    """
+
+    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_retain", "_version", "grad")
+
+    # NumPy must defer to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
+    __array_ufunc__ = None
+
+    @staticmethod
+    def _make(data: Any, node: Any = None) -> Tensor:
+        """Wrap an array (no copy, no checks); ``node`` makes it a non-leaf requiring grad."""
+        t = _new(Tensor)
+        if data.__class__ is not np.ndarray:
+            data = np.asarray(data)
+        t._data = data
+        t._node = node
+        t._requires_grad = node is not None
+        t.grad = None
+        t._version = 0
+        t._retain = False
+        return t
+
+    # -- attributes ---------------------------------------------------------------------
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing this one's memory, detached from the graph (as in PyTorch).
+
+        Modifying it in place changes this tensor without bumping its version, exactly the
+        loophole ``.data`` is in PyTorch.
+        """
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to (or through) this tensor."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.requires_grad_(value)
+
+    @property
+    def shape(self) -> Size:
+        """The shape, as a :class:`Size`."""
+        return Size(self._data.shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype (a NumPy dtype under PyTorch's name: ``float32`` ... ``bool``)."""
+        return self._data.dtype
+
+    @property
+    def ndim(self) -> int:
+        """Number of dimensions."""
+        return self._data.ndim
+
+    @property
+    def device(self) -> device:
+        """Always ``cpu``."""
+        return CPU
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded operation."""
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Any:
+        """The graph node that produced this tensor (``None`` for leaves)."""
+        return self._node
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its dimensions reversed."""
+        return _ops.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:
+        """The last two dimensions swapped (batched matrix transpose)."""
+        return _ops.transpose(self, -2, -1)
+
+    @property
+    def is_cuda(self) -> bool:
+        """Always False."""
+        return False
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or the size of one dimension."""
+        if dim is None:
+            return self.shape
+        return self._data.shape[_ops.norm_dim(dim, self._data.ndim)]
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self._data.ndim
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return int(self._data.size)
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return int(self._data.itemsize)
+
+    # -- conversion -----------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The underlying NumPy array (shared memory, as in PyTorch)."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. "
+                "Use tensor.detach().numpy() instead."
+            )
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
+            )
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        """Nested Python lists (a number for a zero-dim tensor)."""
+        return self._data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's memory, outside the graph."""
+        return Tensor._make(self._data)
+
+    def detach_(self) -> Tensor:
+        """Make this tensor a leaf that does not require grad (in place)."""
+        self._node = None
+        self._requires_grad = False
+        return self
+
+    def cpu(self) -> Tensor:
+        """``self`` (everything is on the CPU)."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Always an error: the engine runs on the CPU only."""
+        check_device("cuda")
+        return self
+
+    def contiguous(self) -> Tensor:
+        """``self`` (layout is NumPy's business)."""
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """``to(dtype)``, ``to(device)``, ``to(device, dtype)`` or ``to(other_tensor)``."""
+        dtype = kwargs.pop("dtype", None)
+        check_device(kwargs.pop("device", None))
+        kwargs.pop("non_blocking", None)
+        copy = kwargs.pop("copy", False)
+        if kwargs:
+            raise TypeError(f"to() got unexpected arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str | device):
+                check_device(a)
+            elif a is not None:
+                dtype = a
+        if dtype is None:
+            return _ops.clone(self) if copy else self
+        return _ops.cast(self, dtypes.canonical(dtype), copy=copy)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor cast to ``other``'s dtype."""
+        return self.to(other.dtype)
+
+    def float(self) -> Tensor:
+        """Cast to float32."""
+        return _ops.cast(self, dtypes.float32)
+
+    def double(self) -> Tensor:
+        """Cast to float64."""
+        return _ops.cast(self, dtypes.float64)
+
+    def long(self) -> Tensor:
+        """Cast to int64."""
+        return _ops.cast(self, dtypes.int64)
+
+    def int(self) -> Tensor:
+        """Cast to int64 (the engine's only integer dtype)."""
+        return _ops.cast(self, dtypes.int64)
+
+    def bool(self) -> Tensor:
+        """Cast to bool."""
+        return _ops.cast(self, dtypes.bool_)
+
+    # -- autograd ---------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` on a leaf (floating dtypes only)."""
+        if self._node is not None:
+            if not requires_grad:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want "
+                    "to use a computed variable in a subgraph that doesn't require "
+                    "differentiation use var_no_grad = var.detach()."
+                )
+            return self
+        if requires_grad and self._data.dtype.kind != "f":
+            raise RuntimeError(
+                "only Tensors of floating point dtype can require gradients "
+                f"(got {dtypes.name(self._data.dtype)})"
+            )
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor during backward."""
+        if not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self._node is not None and not self._retain:
+            self._retain = True
+            self._node.retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True after :meth:`retain_grad` on a non-leaf."""
+        return self._retain
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
+        """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves.
+
+        A non-scalar tensor needs ``gradient`` (the vector of the vector-Jacobian product).
+        The graph's saved values are freed afterwards unless ``retain_graph`` (default:
+        ``create_graph``). ``create_graph=True`` records the backward pass itself, so the
+        gradients can be differentiated again.
+        """
+        from implementations.numpy_autograd import autograd
+
+        autograd.backward(
+            self,
+            gradient,
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            inputs=inputs,
+        )
+
+    # -- Python protocol -----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        body = np.array2string(
+            self._data, separator=", ", precision=4, prefix="tensor(", floatmode="maxprec"
+        )
+        extras = []
+        if self._data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
+            extras.append(f"dtype={dtypes.name(self._data.dtype)}")
+        if self._node is not None:
+            extras.append(f"grad_fn=<{self._node.name}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(self._data.shape[0]):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous "
+                f"(shape {tuple(self._data.shape)})"
+            )
+        return bool(self._data.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
+
+    def __format__(self, spec: str) -> str:
+        if self._data.ndim == 0:
+            return format(self._data.item(), spec)
+        return format(repr(self), spec)
+
+    # Elementwise __eq__ (bound below) would make tensors unhashable; hash by identity as
+    # PyTorch does, so tensors can key dicts (optimizer state, gradient maps).
+    __hash__ = object.__hash__
+
+
+_new = object.__new__
+
+# Imported last: ops.py needs Tensor, and binds the op methods onto it when it loads.
+from implementations.numpy_autograd import ops as _ops  # noqa: E402

@@ -1,0 +1,128 @@
+"""Training as a PyTorch user writes it, on the engine: nn.Module, optim and a DataLoader.
+
+This is :mod:`implementations.torch_backend.train` with ``torch`` replaced by the engine:
+the DataLoader is driven by the harness' batch order through a sampler that yields one
+index tensor per step, with automatic batching off (``batch_size=None``), so a batch is
+``TensorDataset[indices]``: the same rows in the same order as every other backend.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+import implementations.numpy_autograd as torch
+from harness.contract import History
+from harness.workload import Workload
+from implementations.numpy_autograd import nn
+from implementations.numpy_autograd.utils.data import DataLoader, Sampler, TensorDataset
+
+
+def _model(workload: Workload, dtype: Any) -> nn.Module:
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh}[workload.model.activation]
+    sizes = workload.model.sizes
+    layers: list[nn.Module] = []
+    for k, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if k < len(sizes) - 2:
+            layers.append(act())
+    model = nn.Sequential(*layers).to(dtype=dtype)
+    with torch.no_grad():
+        for p, init in zip(model.parameters(), workload.init_params, strict=True):
+            p.copy_(torch.from_numpy(init))
+    return model
+
+
+def _optimizer(workload: Workload, params: Any) -> Any:
+    o = workload.optimizer
+    if o.kind == "adam":
+        return torch.optim.Adam(
+            params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
+        )
+    return torch.optim.SGD(
+        params,
+        lr=o.lr,
+        momentum=o.momentum,
+        dampening=o.dampening,
+        nesterov=o.nesterov,
+        weight_decay=o.weight_decay,
+    )
+
+
+class _EpochBatches(Sampler):
+    """A sampler yielding the harness' index tensors for one epoch, one per step."""
+
+    def __init__(self, batches: list[Any]) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def train(workload: Workload) -> History:
+    """Train ``workload`` on the engine and return its history."""
+    dtype = {"float32": torch.float32, "float64": torch.float64}[workload.dtype]
+    ds = workload.dataset
+    binary = workload.model.sizes[-1] == 1
+
+    def tensor(a: np.ndarray) -> Any:
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+    x_train, y_train = tensor(ds.x_train), tensor(ds.y_train)
+    x_test, y_test = tensor(ds.x_test), tensor(ds.y_test)
+    dataset = TensorDataset(x_train, y_train)
+
+    torch.manual_seed(workload.spec.get("seed", 0))
+    model = _model(workload, dtype)
+    opt = _optimizer(workload, model.parameters())
+    loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+
+    def forward_loss(x: Any, y: Any) -> Any:
+        out = model(x)
+        return loss_fn(out.squeeze(-1), y) if binary else loss_fn(out, y)
+
+    step_loss: list[np.ndarray] = []
+    train_loss, test_acc, epoch_s = [], [], []
+    for epoch_batches in workload.batches:
+        idx = [tensor(b) for b in epoch_batches]
+        loader = DataLoader(dataset, sampler=_EpochBatches(idx), batch_size=None)
+        losses = []
+        model.train()
+        t0 = time.perf_counter()
+        for xb, yb in loader:
+            opt.zero_grad(set_to_none=True)
+            loss = forward_loss(xb, yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach())
+        epoch_s.append(time.perf_counter() - t0)
+        step_loss.append(torch.stack(losses).double().numpy())
+        model.eval()
+        with torch.no_grad():
+            train_loss.append(float(forward_loss(x_train, y_train)))
+            out = model(x_test)
+            pred = (out.squeeze(-1) > 0).to(y_test.dtype) if binary else out.argmax(-1)
+            test_acc.append(float((pred == y_test).double().mean()))
+
+    return History(
+        step_loss=np.concatenate(step_loss),
+        epoch_train_loss=np.asarray(train_loss),
+        epoch_test_acc=np.asarray(test_acc),
+        final_params=[p.detach().numpy().copy() for p in model.parameters()],
+        epoch_s=np.asarray(epoch_s),
+        compile_s=None,
+        meta={
+            "framework": "numpy_autograd",
+            "version": torch.__version__,
+            "numpy": np.__version__,
+            "device": "cpu",
+            "device_name": "cpu",
+        },
+    )

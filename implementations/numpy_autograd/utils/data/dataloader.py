@@ -1,0 +1,135 @@
+"""``DataLoader``: batches from a dataset in a sampler's order, collated into tensors.
+
+* ``batch_size=N`` (default 1): indices are grouped by a :class:`BatchSampler`, each sample
+  fetched with ``dataset[i]`` and the list collated by :func:`default_collate` (tensors
+  stacked, numbers made into tensors, tuples/dicts collated field by field).
+* ``batch_size=None``: no automatic batching; each index the sampler yields (which may be a
+  whole index tensor) is fetched as ``dataset[index]`` and only converted
+  (:func:`default_convert`). This is how a sampler of precomputed batches is served.
+
+Loading happens in the calling process; ``num_workers`` is accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from implementations.numpy_autograd import dtypes, ops
+from implementations.numpy_autograd.random import Generator
+from implementations.numpy_autograd.tensor import Tensor
+from implementations.numpy_autograd.utils.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+)
+
+
+def default_convert(data: Any) -> Any:
+    """NumPy arrays become tensors (recursively in tuples, lists and dicts)."""
+    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
+        return Tensor._make(data.astype(dtypes.from_numpy_dtype(data.dtype), copy=False))
+    if isinstance(data, Mapping):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, tuple):
+        return tuple(default_convert(d) for d in data)
+    if isinstance(data, list):
+        return [default_convert(d) for d in data]
+    return data
+
+
+def default_collate(batch: Sequence[Any]) -> Any:
+    """Stack a list of samples into a batch: tensors and arrays stacked on a new dim 0,
+    floats to float64 and ints to int64 tensors, tuples/lists/dicts field by field."""
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        return ops.stack(list(batch), 0)
+    if isinstance(elem, np.ndarray):
+        return default_collate([default_convert(b) for b in batch])
+    if isinstance(elem, bool):
+        return Tensor._make(np.array(batch, dtype=np.bool_))
+    if isinstance(elem, int):
+        return Tensor._make(np.array(batch, dtype=np.int64))
+    if isinstance(elem, float):
+        return Tensor._make(np.array(batch, dtype=np.float64))
+    if isinstance(elem, str):
+        return list(batch)
+    if isinstance(elem, Mapping):
+        return {k: default_collate([b[k] for b in batch]) for k in elem}
+    if isinstance(elem, tuple | list):
+        if any(len(b) != len(elem) for b in batch):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        fields = [default_collate(list(f)) for f in zip(*batch, strict=True)]
+        return tuple(fields) if isinstance(elem, tuple) else fields
+    raise TypeError(
+        f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+        f"found {type(elem).__name__}"
+    )
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches (PyTorch's ``DataLoader``, in-process)."""
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int | None = 1,
+        shuffle: bool | None = None,
+        sampler: Sampler | Any = None,
+        batch_sampler: Any = None,
+        num_workers: int = 0,
+        collate_fn: Callable[[Any], Any] | None = None,
+        pin_memory: bool = False,
+        drop_last: bool = False,
+        timeout: float = 0,
+        worker_init_fn: Any = None,
+        generator: Generator | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError(
+                    "batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                    "sampler, and drop_last"
+                )
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError(
+                "batch_size=None option disables auto-batching and is mutually exclusive with "
+                "drop_last"
+            )
+        if sampler is None:
+            sampler = (
+                RandomSampler(dataset, generator=generator)
+                if shuffle
+                else SequentialSampler(dataset)
+            )
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.num_workers = num_workers
+        self.generator = generator
+        self.collate_fn = collate_fn or (
+            default_collate if batch_sampler is not None else default_convert
+        )
+
+    def __iter__(self) -> Iterator[Any]:
+        dataset, collate = self.dataset, self.collate_fn
+        if self.batch_sampler is not None:
+            for indices in self.batch_sampler:
+                yield collate([dataset[i] for i in indices])
+        else:
+            for index in self.sampler:
+                yield collate(dataset[index])
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
