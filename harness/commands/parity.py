@@ -1,0 +1,320 @@
+"""``harness parity``: run the op parity suites through pytest and print the coverage matrix.
+
+The suites ship inside the installed ``suites`` package (``suites/parity``); they are run as
+``python -m pytest <suites>/parity --targets ... --reference ... --hypothesis-profile ...
+--parity-out DIR`` in a subprocess, exactly as a developer would run them, and write
+``DIR/report.json`` and ``DIR/coverage.md``. ``DIR`` is a run folder
+``<--out>/<UTC timestamp>-<short id>/`` assembled under a temporary name and renamed when
+pytest has finished. Extra pytest arguments go after ``--`` (``harness parity -- -k relu``).
+
+Exit codes: 0 every check passed, 1 a check failed (or pytest collected nothing, or stopped
+abnormally), 2 bad input (unknown target or profile, unwritable folder; nothing runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from harness import discovery, report, runner
+from harness.cli import UsageError
+
+NAME = "parity"
+HELP = "run the op parity suites (pytest + Hypothesis) on the chosen targets; print coverage"
+ORDER = 30
+
+PROFILES = ("ci", "thorough")
+"""Hypothesis profiles the suites register (``--hypothesis-profile``)."""
+
+DEFAULT_OUT = Path("results/parity")
+
+PYTEST_CODES = {
+    0: "all tests passed",
+    1: "some tests failed",
+    2: "pytest was interrupted",
+    3: "pytest hit an internal error",
+    4: "pytest rejected its command line",
+    5: "pytest collected no tests",
+}
+
+_COUNT = re.compile(
+    r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected|warnings?|subtests passed)"
+)
+
+
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """``--reference`` and ``--profile`` (shared with ``check``)."""
+    p.add_argument(
+        "--reference",
+        default=None,
+        help="target the others are compared with (default: the highest-priority reference)",
+    )
+    p.add_argument(
+        "--profile",
+        "--hypothesis-profile",
+        dest="profile",
+        default="ci",
+        help=f"Hypothesis profile: {', '.join(PROFILES)} (default %(default)s)",
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``harness parity``."""
+    p.add_argument(
+        "--targets",
+        default=None,
+        help="comma-separated targets or backends (default: every available target)",
+    )
+    add_common_arguments(p)
+    p.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="base folder of run folders (default %(default)s)"
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON summary (pytest's output goes to stderr)"
+    )
+    p.add_argument(
+        "pytest_args",
+        nargs="*",
+        metavar="-- PYTEST_ARGS",
+        help="extra arguments for pytest, after -- (e.g. -- -k relu -x)",
+    )
+
+
+def suites_dir(name: str) -> Path:
+    """The folder ``name`` of the installed ``suites`` package (``parity``, ``training``)."""
+    try:
+        pkg = importlib.import_module("suites")
+    except ImportError as e:
+        raise UsageError(f"the 'suites' package is not installed with harness ({e})") from None
+    for root in getattr(pkg, "__path__", []):
+        d = Path(root) / name
+        if d.is_dir():
+            return d
+    found = sorted(
+        p.name
+        for root in getattr(pkg, "__path__", [])
+        for p in Path(root).iterdir()
+        if p.is_dir() and (p / "__init__.py").exists()
+    )
+    raise UsageError(
+        f"no suites/{name} folder in the installed suites package; present: "
+        f"{', '.join(found) or '(none)'}"
+    )
+
+
+def validate_profile(profile: str) -> str:
+    """``profile`` if it is a known Hypothesis profile, else a usage error naming them."""
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; valid choices: {', '.join(PROFILES)}")
+    return profile
+
+
+def resolve_reference(name: str | None) -> discovery.Target:
+    """The reference target: ``name`` (must be available) or the default reference."""
+    if name is None:
+        ref = discovery.default_reference()
+        if ref is None:
+            avail = [t.name for t in discovery.all_targets() if t.available]
+            raise UsageError(
+                "no target volunteers as the default reference; pass --reference, one of: "
+                f"{', '.join(avail) or '(none)'}"
+            )
+        return ref
+    sel = discovery.select(name)
+    if not sel.targets:
+        avail = [t.name for t in discovery.all_targets() if t.available]
+        why = "; ".join(f"{t.name}: {t.reason}" for t in sel.unavailable)
+        raise UsageError(
+            f"reference {name!r} is not available ({why}); available: {', '.join(avail)}"
+        )
+    return sel.targets[0]
+
+
+def resolve_targets(spec: str | None) -> list[str]:
+    """Validated available target names for ``--targets`` (see :func:`runner.select_targets`)."""
+    return [t.name for t in runner.select_targets(spec)[0]]
+
+
+@dataclass
+class SuiteResult:
+    """One pytest run of a suite folder."""
+
+    suite: str
+    command: list[str]
+    returncode: int
+    counts: dict[str, int] = field(default_factory=dict)
+    """pytest's final tally (passed, failed, skipped, ...)."""
+    report: Any = None
+    """The suite's ``report.json`` (parsed), or None if it wrote none."""
+    coverage: str | None = None
+    """The suite's ``coverage.md``, or None."""
+    out_dir: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """pytest exited 0."""
+        return self.returncode == 0
+
+    @property
+    def status(self) -> str:
+        """``PASS`` or ``FAIL (reason)``."""
+        if self.ok:
+            return "PASS"
+        return f"FAIL ({PYTEST_CODES.get(self.returncode, f'exit {self.returncode}')})"
+
+    def tally(self) -> str:
+        """``12 passed, 3 skipped`` (or pytest's exit description)."""
+        if not self.counts:
+            return PYTEST_CODES.get(self.returncode, f"pytest exit {self.returncode}")
+        return ", ".join(f"{n} {k}" for k, n in self.counts.items())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "suite": self.suite,
+            "ok": self.ok,
+            "pytest_exit_code": self.returncode,
+            "counts": self.counts,
+            "command": self.command,
+            "out_dir": str(self.out_dir) if self.out_dir else None,
+            "report": self.report,
+            "coverage": self.coverage,
+        }
+
+
+def run_suite(
+    suite: str,
+    *,
+    targets: list[str],
+    reference: str,
+    profile: str,
+    parity_out: Path,
+    extra: list[str],
+    echo: TextIO,
+) -> SuiteResult:
+    """Run ``suites/<suite>`` through pytest in a subprocess, echoing its output to ``echo``."""
+    folder = suites_dir(suite)
+    parity_out.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(folder),
+        "--targets",
+        ",".join(targets),
+        "--reference",
+        reference,
+        "--hypothesis-profile",
+        profile,
+        "--parity-out",
+        str(parity_out),
+        # No .pytest_cache in the user's working folder.
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
+    last_lines: list[str] = []
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            echo.write(line)
+            echo.flush()
+            last_lines = [*last_lines[-19:], line]
+        rc = proc.wait()
+    counts = _tally(last_lines)
+    rep = None
+    rp = parity_out / "report.json"
+    if rp.is_file():
+        try:
+            rep = json.loads(rp.read_text())
+        except ValueError:
+            rep = None
+    cov = parity_out / "coverage.md"
+    return SuiteResult(
+        suite=suite,
+        command=["python", "-m", "pytest", *cmd[3:]],
+        returncode=rc,
+        counts=counts,
+        report=rep,
+        coverage=cov.read_text() if cov.is_file() else None,
+        out_dir=parity_out,
+    )
+
+
+def _tally(lines: list[str]) -> dict[str, int]:
+    """pytest's final ``== 3 failed, 10 passed in 1.2s ==`` line as counts."""
+    for line in reversed(lines):
+        found = _COUNT.findall(line)
+        if found and (" in " in line or line.startswith("=")):
+            out: dict[str, int] = {}
+            for n, kind in found:
+                kind = {"error": "errors", "warning": "warnings"}.get(kind, kind)
+                out[kind] = out.get(kind, 0) + int(n)
+            return out
+    return {}
+
+
+def exit_code(returncode: int) -> int:
+    """harness's exit code for a pytest exit code (4, pytest's usage error, is ours too)."""
+    return {0: 0, 4: 2}.get(returncode, 1)
+
+
+def pytest_extra(args: argparse.Namespace) -> list[str]:
+    """The extra pytest arguments, without a leading ``--``."""
+    extra = list(getattr(args, "pytest_args", []) or [])
+    return extra[1:] if extra[:1] == ["--"] else extra
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, run the parity suites, print the coverage matrix."""
+    profile = validate_profile(args.profile)
+    report.check_writable(Path(args.out), "--out")
+    targets = resolve_targets(args.targets)
+    reference = resolve_reference(args.reference)
+    suites_dir("parity")
+    if reference.name not in targets:
+        targets = [reference.name, *targets]
+    run_id = report.new_run_id()
+    final = Path(args.out).expanduser() / run_id
+    echo = sys.stderr if args.json else sys.stdout
+    with report.staged_folder(Path(args.out), run_id) as tmp:  # pytest's errors are its own
+        res = run_suite(
+            "parity",
+            targets=targets,
+            reference=reference.name,
+            profile=profile,
+            parity_out=tmp,
+            extra=pytest_extra(args),
+            echo=echo,
+        )
+    res.out_dir = final
+    code = exit_code(res.returncode)
+    if args.json:
+        doc = {
+            "ok": code == 0,
+            "exit_code": code,
+            "targets": targets,
+            "reference": reference.name,
+            "profile": profile,
+            **res.to_dict(),
+        }
+        print(report.dumps(doc), end="")
+        return code
+    print()
+    if res.coverage:
+        print(res.coverage.rstrip())
+    else:
+        print(f"(the suites wrote no coverage.md in {final})")
+    print()
+    print(f"parity {res.status}: {res.tally()}")
+    print(f"wrote {final}")
+    return code

@@ -1,0 +1,1 @@
+"""CLI tests through the real entry point (``harness`` / ``python -m harness`` subprocesses)."""
