@@ -95,7 +95,7 @@ class _Optimizer:
         m, v = self.m[i], self.v[i]
         m += (1.0 - beta1) * (g - m)  # torch: exp_avg.lerp_(grad, 1 - beta1)
         v *= beta2
-        v += (1.0 - beta2) * g * g
+        v += (1.0 - beta2) * (g * g)  # torch: exp_avg_sq.addcmul_(grad, grad, 1 - beta2)
         bias1 = 1.0 - beta1**self.t
         bias2_sqrt = (1.0 - beta2**self.t) ** 0.5
         denom = np.sqrt(v) / bias2_sqrt + o.eps
