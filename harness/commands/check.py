@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     with compare.after_validation(), report.staged_folder(Path(args.out), run_id) as tmp:
         par = parity.run_suite(
             "parity",
-            targets=list(dict.fromkeys([ref_for_parity.name, *names])),
+            targets=names,
             reference=ref_for_parity.name,
             profile=profile,
             parity_out=tmp / "parity",

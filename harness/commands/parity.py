@@ -281,8 +281,6 @@ def run(args: argparse.Namespace) -> int:
     targets = resolve_targets(args.targets)
     reference = resolve_reference(args.reference)
     suites_dir("parity")
-    if reference.name not in targets:
-        targets = [reference.name, *targets]
     run_id = report.new_run_id()
     final = Path(args.out).expanduser() / run_id
     echo = sys.stderr if args.json else sys.stdout

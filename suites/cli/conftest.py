@@ -75,6 +75,19 @@ def error_lines(proc: subprocess.CompletedProcess[str], command: str = "compare"
     ]
 
 
+def assert_usage_error(
+    proc: subprocess.CompletedProcess[str], fragment: str, out: Path, command: str = "compare"
+) -> None:
+    """Exit 2, exactly one error line containing ``fragment``, no traceback, no ``out``."""
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = error_lines(proc, command)
+    assert len(lines) == 1, proc.stderr
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+    assert not out.exists(), "a refused run must write nothing"
+
+
 def only_run_dir(base: Path) -> Path:
     """The single run folder under ``base`` (fails if there is not exactly one)."""
     dirs = [p for p in base.iterdir() if p.is_dir()]

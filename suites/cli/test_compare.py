@@ -17,6 +17,7 @@ import pytest
 from harness import discovery, runner
 from suites.cli import fake_backends
 from suites.cli.conftest import (
+    assert_usage_error,
     error_lines,
     harness_command,
     load_report,
@@ -457,19 +458,6 @@ FAST_BAD_INPUT = [
     (["--batch-size", "0"], "--batch-size must be an integer >= 1"),
     (["--seed", "-1"], "--seed must be an integer >= 0"),
 ]
-
-
-def assert_usage_error(
-    proc: subprocess.CompletedProcess[str], fragment: str, out: Path, command: str = "compare"
-) -> None:
-    """Exit 2, exactly one error line containing ``fragment``, no traceback, no ``out``."""
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = error_lines(proc, command)
-    assert len(lines) == 1, proc.stderr
-    assert fragment in lines[0], lines[0]
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout == ""
-    assert not out.exists(), "a refused run must write nothing"
 
 
 @pytest.mark.parametrize(("args", "fragment"), FAST_BAD_INPUT, ids=lambda x: str(x))

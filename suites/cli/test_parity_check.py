@@ -1,0 +1,119 @@
+"""``harness parity`` and ``harness check`` through the real entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import suites
+from harness import discovery
+from suites.cli.conftest import (
+    assert_usage_error,
+    error_lines,
+    load_report,
+    only_run_dir,
+    run_concurrently,
+    run_harness,
+    strict_json,
+)
+
+REFERENCE = discovery.default_reference()
+PARITY_SUITES = Path(suites.__file__).parent / "parity"
+needs_suites = pytest.mark.skipif(
+    REFERENCE is None or not (PARITY_SUITES / "conftest.py").is_file(),
+    reason="needs a reference target and the parity suites (suites/parity)",
+)
+
+# One op, so that the real suites run in seconds: the test is about the command, not the ops.
+NARROW = ["--", "-k", "relu", "-x"]
+
+
+@pytest.mark.parametrize("command", ["parity", "check"])
+def test_an_unknown_profile_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    target = ["--target", "x"] if command == "check" else []
+    proc = run_harness(command, *target, "--profile", "exhaustive", "--out", str(out))
+    assert_usage_error(proc, "valid choices: ci, thorough", out, command)
+
+
+def test_check_needs_a_target(tmp_path: Path) -> None:
+    proc = run_harness("check", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    assert "--target" in error_lines(proc, "check")[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_validates_the_workload_before_anything_runs(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_harness("check", "--target", "x", "--epochs", "0", "--out", str(out))
+    assert_usage_error(proc, "--epochs must be an integer >= 1", out, "check")
+    proc = run_harness("check", "--target", "x", "--dataset", "iris", "--out", str(out))
+    assert_usage_error(proc, "valid choices: breast_cancer, digits, synthetic:NxD", out, "check")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """The commands that discover backends or run suites, side by side: name -> {proc, out}."""
+    if REFERENCE is None:
+        pytest.skip("no available target volunteers as the reference")
+    root = tmp_path_factory.mktemp("parity_check")
+    ref = REFERENCE.name
+    launches = {
+        name: ([*args, "--out", str(root / name), *extra], None, [])
+        for name, args, extra in [
+            ("parity_unknown", ["parity", "--targets", "nope"], []),
+            ("check_unknown", ["check", "--target", "nope"], []),
+        ]
+    }
+    if (PARITY_SUITES / "conftest.py").is_file():
+        launches["parity"] = (
+            ["parity", "--targets", ref, "--json", "--out", str(root / "parity"), *NARROW],
+            None,
+            [],
+        )
+        check = ["check", "--target", ref, "--epochs", "2", "--no-plots"]
+        launches["check"] = ([*check, "--out", str(root / "check"), *NARROW], None, [])
+    done = run_concurrently(launches)
+    return {name: {"proc": proc, "out": root / name} for name, proc in done.items()}
+
+
+def test_unknown_targets_are_usage_errors(runs: dict[str, dict[str, Any]]) -> None:
+    r = runs["parity_unknown"]
+    assert_usage_error(r["proc"], "unknown target 'nope'; valid targets: ", r["out"], "parity")
+    r = runs["check_unknown"]
+    assert_usage_error(r["proc"], "unknown target 'nope'; valid targets: ", r["out"], "check")
+
+
+@needs_suites
+def test_parity_runs_the_suites_and_reports_coverage(runs: dict[str, dict[str, Any]]) -> None:
+    proc, out = runs["parity"]["proc"], runs["parity"]["out"]
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    doc = strict_json(proc.stdout)
+    assert doc["exit_code"] == proc.returncode and doc["ok"] == (proc.returncode == 0)
+    assert doc["pytest_exit_code"] in (0, 1)
+    assert doc["counts"], "pytest's tally was read"
+    run_dir = only_run_dir(out)
+    assert Path(doc["out_dir"]) == run_dir
+    assert (run_dir / "report.json").is_file() and (run_dir / "coverage.md").is_file()
+    assert doc["coverage"] == (run_dir / "coverage.md").read_text()
+    assert doc["targets"] == [REFERENCE.name]  # type: ignore[union-attr]
+
+
+@needs_suites
+def test_check_runs_parity_and_training_with_a_summary(runs: dict[str, dict[str, Any]]) -> None:
+    proc, out = runs["check"]["proc"], runs["check"]["out"]
+    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("  parity    ") for line in lines)
+    assert any(line.startswith("  training  ") for line in lines)
+    assert lines[-2] == ("PASS" if proc.returncode == 0 else "FAIL")
+    run_dir = only_run_dir(out)
+    assert {"check.json", "report.json", "curves.csv", "parity"} <= {
+        p.name for p in run_dir.iterdir()
+    }
+    doc = strict_json((run_dir / "check.json").read_text())
+    assert doc["exit_code"] == proc.returncode
+    assert doc["training"]["ok"] is True, "the reference agrees with itself"
+    assert load_report(run_dir)["config"]["epochs"] == 2
