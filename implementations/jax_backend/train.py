@@ -9,6 +9,8 @@ with row 0 and a 0/1 mask: the batch loss is ``sum(mask * row_loss) / n_real``, 
 rows add exact zeros to the loss and to every gradient, and the mean divides by the real
 row count, exactly PyTorch's mean over the real rows. Every step then has one shape, so the
 epoch function is compiled once for the whole run and never again for the partial batch.
+Both are decided at trace time from the batch order: when every batch has one size the
+program is the plain mean with no mask, and a full batch in row order skips the row gather.
 
 Compilation is explicit and ahead of time: ``jax.jit(f).lower(*args).compile()`` for the
 epoch (or step) function and for the per-epoch evaluation, timed together as
@@ -54,6 +56,18 @@ def padded_batches(workload: Workload, dtype: str) -> tuple[np.ndarray, np.ndarr
             mask[e, s, : len(rows)] = 1
             count[e, s] = len(rows)
     return idx, mask, count
+
+
+def batch_layout(workload: Workload) -> tuple[bool, bool]:
+    """``(in_order, padded)``: every batch is all training rows in order (full batch);
+    some batch is shorter than the largest (so batches are padded and masked)."""
+    n = len(workload.dataset.x_train)
+    rows = np.arange(n)
+    sizes = {len(b) for epoch in workload.batches for b in epoch}
+    in_order = sizes == {n} and all(
+        np.array_equal(b, rows) for epoch in workload.batches for b in epoch
+    )
+    return in_order, len(sizes) > 1
 
 
 def model_fns(workload: Workload) -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -106,13 +120,22 @@ def programs(workload: Workload, tx: Any) -> Programs:
 
     forward, row_loss = model_fns(workload)
     binary = workload.model.sizes[-1] == 1
+    in_order, padded = batch_layout(workload)
 
     def batch_loss(params: list[Any], xb: Any, yb: Any, mask: Any, count: Any) -> Any:
         # Padded rows are multiplied by an exact 0; the mean divides by the real row count.
         return jnp.sum(row_loss(forward(params, xb), yb) * mask) / count
 
+    def plain_loss(params: list[Any], xb: Any, yb: Any, mask: Any, count: Any) -> Any:
+        return jnp.mean(row_loss(forward(params, xb), yb))
+
+    # Decided once, at trace time, from the batch order: a full batch in row order needs no
+    # gather, and batches all of one size need no mask (the unused inputs are pruned by jit).
+    loss_fn = batch_loss if padded else plain_loss
+
     def step(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):  # type: ignore[no-untyped-def]
-        loss, grads = jax.value_and_grad(batch_loss)(params, x[idx], y[idx], mask, count)
+        xb, yb = (x, y) if in_order else (x[idx], y[idx])
+        loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb, mask, count)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
@@ -210,6 +233,8 @@ def _train(workload: Workload, device: str, loop: str) -> History:
             "device_name": dev.device_kind,
             "loop": loop,
             "padded_batch": int(idx.shape[2]),
+            "in_order": batch_layout(workload)[0],
+            "masked": batch_layout(workload)[1],
             "compile_train_s": t1 - t0,
             "compile_eval_s": t2 - t1,
             "x64": "scoped: jax.enable_x64(True) around the run, global flag untouched",
