@@ -141,7 +141,7 @@ def _summary(
 
 def _print(doc: dict[str, Any], par: parity.SuiteResult, comp: runner.Comparison | None) -> None:
     print()
-    if par.coverage:
+    if par.coverage and not par.coverage_shown:
         print(par.coverage.rstrip())
         print()
     if comp is not None:

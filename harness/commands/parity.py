@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import harness
 from harness import discovery, report, runner
 from harness.cli import UsageError
 
@@ -43,6 +44,9 @@ PYTEST_CODES = {
     4: "pytest rejected its command line",
     5: "pytest collected no tests",
 }
+
+COVERAGE_SECTION = "harness parity coverage"
+"""Title of the section in which the suites' pytest plugin prints the coverage matrix."""
 
 _COUNT = re.compile(
     r"(\d+) (passed|failed|skipped|xfailed|xpassed|errors?|deselected|warnings?|subtests passed)"
@@ -87,25 +91,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def suites_dir(name: str) -> Path:
-    """The folder ``name`` of the installed ``suites`` package (``parity``, ``training``)."""
+def _suites_roots() -> list[Path]:
+    """Folders of the ``suites`` package: the installed one, else the source checkout's."""
     try:
         pkg = importlib.import_module("suites")
-    except ImportError as e:
-        raise UsageError(f"the 'suites' package is not installed with harness ({e})") from None
-    for root in getattr(pkg, "__path__", []):
-        d = Path(root) / name
+        roots = [Path(p) for p in getattr(pkg, "__path__", [])]
+    except ImportError:
+        roots = []
+    # An editable install made before suites/ existed does not map it; in a source
+    # checkout the suites sit beside the harness package.
+    sibling = Path(harness.__file__).resolve().parent.parent / "suites"
+    if (sibling / "__init__.py").is_file() and sibling not in roots:
+        roots.append(sibling)
+    return roots
+
+
+def suites_dir(name: str) -> Path:
+    """The folder ``name`` of the ``suites`` package (``parity``, ``training``)."""
+    roots = _suites_roots()
+    if not roots:
+        raise UsageError("the 'suites' package is not installed with harness")
+    for root in roots:
+        d = root / name
         if d.is_dir():
             return d
     found = sorted(
-        p.name
-        for root in getattr(pkg, "__path__", [])
-        for p in Path(root).iterdir()
-        if p.is_dir() and (p / "__init__.py").exists()
+        p.name for root in roots for p in root.iterdir() if (p / "__init__.py").is_file()
     )
     raise UsageError(
-        f"no suites/{name} folder in the installed suites package; present: "
-        f"{', '.join(found) or '(none)'}"
+        f"no suites/{name} folder in the suites package; present: {', '.join(found) or '(none)'}"
     )
 
 
@@ -156,6 +170,8 @@ class SuiteResult:
     coverage: str | None = None
     """The suite's ``coverage.md``, or None."""
     out_dir: Path | None = None
+    coverage_shown: bool = False
+    """pytest's own output already held the coverage matrix (the suites' plugin prints it)."""
 
     @property
     def ok(self) -> bool:
@@ -221,6 +237,7 @@ def run_suite(
         *extra,
     ]
     last_lines: list[str] = []
+    shown = False
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     ) as proc:
@@ -229,6 +246,7 @@ def run_suite(
             echo.write(line)
             echo.flush()
             last_lines = [*last_lines[-19:], line]
+            shown = shown or COVERAGE_SECTION in line
         rc = proc.wait()
     counts = _tally(last_lines)
     rep = None
@@ -247,6 +265,7 @@ def run_suite(
         report=rep,
         coverage=cov.read_text() if cov.is_file() else None,
         out_dir=parity_out,
+        coverage_shown=shown,
     )
 
 
@@ -308,11 +327,11 @@ def run(args: argparse.Namespace) -> int:
         print(report.dumps(doc), end="")
         return code
     print()
-    if res.coverage:
+    if res.coverage and not res.coverage_shown:
         print(res.coverage.rstrip())
-    else:
+        print()
+    elif not res.coverage:
         print(f"(the suites wrote no coverage.md in {final})")
-    print()
     print(f"parity {res.status}: {res.tally()}")
     print(f"wrote {final}")
     return code
