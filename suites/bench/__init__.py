@@ -1,0 +1,1 @@
+"""Checks of the asv benchmarks: configuration, the floor, the machine command, a smoke run."""
