@@ -209,11 +209,19 @@ class Backend(ABC):
         return path.read_text() if path.is_file() else ""
 
     # -- training ---------------------------------------------------------------------
-    def train(self, workload: Workload, *, device: str) -> History:
+    def train(
+        self,
+        workload: Workload,
+        *,
+        device: str,
+        on_epoch: Callable[[int], None] | None = None,
+    ) -> History:
         """Run ``workload`` from its initial parameters in its batch order.
 
         Identical workloads must give every backend the same arithmetic, so trajectories
-        can be compared step by step. ``Capabilities.training``.
+        can be compared step by step. ``on_epoch(e)``, when given, is called after epoch
+        ``e`` (0-based) has finished and been evaluated, outside the timed region (progress
+        bars). ``Capabilities.training``.
         """
         raise Unsupported(f"{self.name} does not implement training")
 

@@ -149,7 +149,9 @@ def compare(reference: History, other: History, dtype: str) -> Verdict:
         reason = ""
     elif first == nonfinite:
         which = "reference" if bad_ref[first] else "run"
-        reason = f"non-finite loss in the {which} ({got[first]!r} against {ref[first]!r})"
+        reason = (
+            f"non-finite loss in the {which} ({float(got[first])!r} against {float(ref[first])!r})"
+        )
     else:
         reason = (
             f"loss {got[first]:.10g} against {ref[first]:.10g} (scaled difference "

@@ -150,8 +150,8 @@ class TorchBackend(Backend):
         ]
 
     # -- training ----------------------------------------------------------------------
-    def train(self, workload, *, device):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
         from implementations.torch_backend.train import train
 
-        history: History = train(workload, device)
+        history: History = train(workload, device, on_epoch)
         return history

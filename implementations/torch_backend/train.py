@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -94,7 +94,9 @@ def _deterministic(device: str) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32 = saved[2]
 
 
-def train(workload: Workload, device: str) -> History:
+def train(
+    workload: Workload, device: str, on_epoch: Callable[[int], None] | None = None
+) -> History:
     """Train ``workload`` on ``device`` and return its history."""
     import torch
     from torch import nn
@@ -146,6 +148,8 @@ def train(workload: Workload, device: str) -> History:
                 out = model(x_test)
                 pred = (out.squeeze(-1) > 0).to(y_test.dtype) if binary else out.argmax(-1)
                 test_acc.append(float((pred == y_test).double().mean()))
+            if on_epoch is not None:
+                on_epoch(len(epoch_s) - 1)
 
     return History(
         step_loss=np.concatenate(step_loss),
