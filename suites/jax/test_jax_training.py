@@ -204,12 +204,11 @@ def test_padding_and_mask_give_the_real_rows_loss_and_gradient() -> None:
         prog = programs(w, optim.make(w.optimizer))
         x, y = jnp.asarray(w.dataset.x_train), jnp.asarray(w.dataset.y_train)
         params = [jnp.asarray(p) for p in w.init_params]
-        padded = jax.value_and_grad(prog.batch_loss)(
+        loss_and_grad = jax.jit(jax.value_and_grad(prog.batch_loss))
+        padded = loss_and_grad(
             params, x[idx[0, -1]], y[idx[0, -1]], jnp.asarray(mask[0, -1]), count[0, -1]
         )
-        real = jax.value_and_grad(prog.batch_loss)(
-            params, x[last], y[last], jnp.ones(len(last)), float(len(last))
-        )
+        real = loss_and_grad(params, x[last], y[last], jnp.ones(len(last)), float(len(last)))
     np.testing.assert_allclose(padded[0], real[0], rtol=1e-15)
     for a, b in zip(padded[1], real[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-17)
