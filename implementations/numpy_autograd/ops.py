@@ -99,7 +99,7 @@ def _shape_of(x: Any) -> tuple[int, ...]:
 def broadcast_error(a: Any, b: Any) -> RuntimeError:
     """PyTorch's broadcast message, naming the first mismatching dim and both shapes."""
     sa, sb = _shape_of(a), _shape_of(b)
-    n = max(len(sa), len(sb))
+    n = builtins.max(len(sa), len(sb))
     pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
     for d in range(n - 1, -1, -1):
         if pa[d] != pb[d] and 1 not in (pa[d], pb[d]):
@@ -305,9 +305,11 @@ def logical_not(input: Tensor) -> Tensor:
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:
     """``input`` where ``condition`` holds, else ``other`` (broadcasting all three)."""
-    c = _operand(condition)
-    if not isinstance(c, Tensor) or c._data.dtype != dtypes.bool_:
-        raise TypeError("where expected condition to be a boolean tensor")
+    c = condition if isinstance(condition, Tensor) else _make(np.asarray(condition))
+    if c._data.dtype != dtypes.bool_:
+        raise TypeError(
+            f"where expected condition to be a boolean tensor, got {dtypes.name(c.dtype)}"
+        )
     a, b = _operand(input), _operand(other)
     ad, bd = _promote(a, b)
     try:

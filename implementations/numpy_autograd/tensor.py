@@ -184,8 +184,11 @@ class Tensor:
         return int(self._data.itemsize)
 
     # -- conversion -----------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """The underlying NumPy array (shared memory, as in PyTorch)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The underlying NumPy array (shared memory, as in PyTorch); ``force`` detaches
+        first (and copies, as PyTorch's ``numpy(force=True)`` may)."""
+        if force:
+            return self._data.copy()
         if self._requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. "

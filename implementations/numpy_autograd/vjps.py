@@ -104,8 +104,11 @@ def _pow(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     a, b = node.input(0, xp), node.input(1, xp)
     ga = gb = None
     if node.needs(0):
-        # PyTorch masks exponent == 0 so that 0 ** 0 has gradient 0, not NaN.
-        ga = unbroadcast(xp.where(node.raw(1) == 0, 0.0, g * b * a ** (b - 1)), node.shape(0))
+        # b a**(b-1) is 0 * inf at a == 0, b == 0: define it as 0 there. PyTorch masks every
+        # b == 0, which also zeroes the derivative of this term with respect to b (wrong
+        # second order at b == 0); masking only a == b == 0 keeps it right.
+        undefined = (node.raw(0) == 0) & (node.raw(1) == 0)
+        ga = unbroadcast(xp.where(undefined, 0.0, g * b * a ** (b - 1)), node.shape(0))
     if node.needs(1):
         # d/db a**b = a**b log a, defined as 0 where a == 0 and b >= 0 (PyTorch's choice).
         zero = (node.raw(0) == 0) & (node.raw(1) >= 0)
@@ -279,9 +282,10 @@ def _linear(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     gx = g @ node.input(1, xp) if node.needs(0) else None
     gw = gb = None
     if node.needs(1) or node.needs(2):
-        g2 = g.reshape((-1, sw[0]))
+        rows = math.prod(sx[:-1])  # explicit, not -1: size-0 batches must reshape too
+        g2 = g.reshape((rows, sw[0]))
         if node.needs(1):
-            gw = g2.T @ node.input(0, xp).reshape((-1, sx[-1]))
+            gw = g2.T @ node.input(0, xp).reshape((rows, sx[-1]))
         if node.needs(2):
             gb = g2.sum(axis=0)
     return gx, gw, gb
