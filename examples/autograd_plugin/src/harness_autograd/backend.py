@@ -138,9 +138,9 @@ class AutogradBackend(Backend):
         return [self._zeros_if_none(g, primals[i]) for i, g in zip(argnums, second, strict=True)]
 
     # -- training ----------------------------------------------------------------------
-    def train(self, workload, *, device):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
         from harness_autograd.train import train
 
         _check_device(device)
-        history: History = train(workload)
+        history: History = train(workload, on_epoch=on_epoch)
         return history

@@ -43,9 +43,10 @@ def _forward(params: list[Any], x: Any, activation: str) -> Any:
 def _loss_fn(binary: bool) -> Callable[[Any, Any], Any]:
     import autograd.numpy as anp
 
+    bce_mean = _bce_with_logits_mean()
+
     def bce_with_logits(z: Any, y: Any) -> Any:
-        z = z[..., 0]
-        return anp.sum(anp.logaddexp(0.0, z) - z * y) / float(z.shape[0])
+        return bce_mean(z[..., 0], y)
 
     def cross_entropy(z: Any, y: Any) -> Any:
         from autograd.tracer import getval
@@ -58,6 +59,34 @@ def _loss_fn(binary: bool) -> Callable[[Any, Any], Any]:
         return anp.sum(lse - picked) / float(z.shape[0])
 
     return bce_with_logits if binary else cross_entropy
+
+
+def _bce_with_logits_mean() -> Callable[[Any, Any], Any]:
+    """Mean binary cross-entropy on logits, with PyTorch's forward and backward formulas.
+
+    As one autograd primitive, like PyTorch's fused kernel: the forward is
+    ``(1 - y) * z - log_sigmoid(z)`` and the gradient ``(sigmoid(z) - y) / n``. The same
+    loss written out (``logaddexp(0, z) - z * y``) is exact in float64 but rounds
+    differently in float32: ``z + log1p(exp(-z)) - z`` loses the small term once a logit is
+    large, and a trained model's per-sample losses are exactly those small terms.
+    """
+    from autograd.extend import defvjp, primitive
+
+    @primitive
+    def bce_mean(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+        log_sigmoid = np.minimum(z, 0) - np.log1p(np.exp(-np.abs(z)))
+        return np.mean((1 - y) * z - log_sigmoid)
+
+    def vjp_z(ans: np.ndarray, z: np.ndarray, y: np.ndarray) -> Callable[[Any], np.ndarray]:
+        def pull(g: Any) -> np.ndarray:
+            with np.errstate(over="ignore"):  # exp(-z) = inf for very negative z: sigmoid 0
+                sigmoid = 1 / (1 + np.exp(-z))
+            return (sigmoid - y) * g / z.size
+
+        return pull
+
+    defvjp(bce_mean, vjp_z)
+    return bce_mean
 
 
 class _Optimizer:
@@ -102,8 +131,11 @@ class _Optimizer:
         p -= (o.lr / bias1) * (m / denom)
 
 
-def train(workload: Workload) -> History:
-    """Train ``workload`` on the CPU and return its history."""
+def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> History:
+    """Train ``workload`` on the CPU and return its history.
+
+    ``on_epoch(e)`` is called after epoch ``e`` has been evaluated, outside the timing.
+    """
     from autograd import value_and_grad
 
     ds = workload.dataset
@@ -140,6 +172,8 @@ def train(workload: Workload) -> History:
         out = _forward(params, ds.x_test, activation)
         pred = (out[:, 0] > 0).astype(ds.y_test.dtype) if binary else np.argmax(out, axis=-1)
         test_acc.append(float(np.mean(pred == ds.y_test)))
+        if on_epoch is not None:
+            on_epoch(len(epoch_s) - 1)
 
     return History(
         step_loss=np.asarray(step_loss, dtype=np.float64),
