@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import json
 import sys
 from pathlib import Path
 
@@ -128,3 +129,18 @@ def test_scaffolded_plugin_installs_and_is_discovered(tmp_path: Path) -> None:
 
     # The plugin's own generated tests pass in that environment.
     env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", dest / "tests", cwd=dest, check=True)
+
+    # The real parity suites run on it: every op check is skipped-unsupported, none fails.
+    out = tmp_path / "parity"
+    proc = env.run(
+        "-m", "pytest", "suites/parity/test_ops.py", "--targets", NAME, "--parity-out", out,
+        "-k", "exp or matmul", "-q", "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    results = report["results"][f"{NAME}:cpu"]
+    cells = [cell for oracles in results.values() for d in oracles.values() for cell in d.values()]
+    assert cells and {c["status"] for c in cells} == {"skip-unsupported"}, cells
+    for op in ("exp", "matmul"):
+        for cell in results[op]["forward"].values():
+            assert "not written yet (scaffold)" in cell["reason"], cell["reason"]
