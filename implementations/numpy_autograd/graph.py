@@ -28,33 +28,29 @@ from implementations.numpy_autograd.xp import GRAPH, NUMPY
 
 
 def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
-    """For each node reachable from ``roots``: the number of reachable edges into it."""
-    deps: dict[Node, int] = {}
-    stack = list(roots)
-    seen = set(stack)
+    """For each node reachable from ``roots``: the number of reachable edges into it.
+
+    The roots start at 0; ``deps`` doubles as the visited set (a node is pushed the first
+    time it is seen), so each node's parents are scanned once.
+    """
+    deps = dict.fromkeys(roots, 0)
+    stack = list(deps)
     while stack:
-        node = stack.pop()
-        for p in node.parents:
+        for p in stack.pop().parents:
             if p.__class__ is Node:
-                deps[p] = deps.get(p, 0) + 1
-                if p not in seen:
-                    seen.add(p)
+                if p in deps:
+                    deps[p] += 1
+                else:
+                    deps[p] = 1
                     stack.append(p)
     return deps
 
 
-def _conform(gi: Any, node: Node, i: int, xp: Any) -> Any:
-    """Check a VJP's gradient against its input's shape and cast it to the input's dtype."""
-    inp = node.inputs[i]
-    want = inp._data.shape
-    if gi.shape != want:
-        raise RuntimeError(
-            f"Function {node.name} returned an invalid gradient at index {i} - got "
-            f"{list(gi.shape)} but expected shape compatible with {list(want)}"
-        )
-    if gi.dtype != inp._data.dtype:
-        gi = xp.cast(gi, inp._data.dtype)
-    return gi
+def _bad_gradient(node: Node, i: int, gi: Any, want: tuple[int, ...]) -> RuntimeError:
+    return RuntimeError(
+        f"Function {node.name} returned an invalid gradient at index {i} - got "
+        f"{list(gi.shape)} but expected shape compatible with {list(want)}"
+    )
 
 
 def run(
@@ -70,57 +66,91 @@ def run(
 
     With ``accumulate``, leaf gradients are added into ``.grad`` (Tensor.backward). With
     ``capture``, the gradients of those tensors are returned, ``None`` for unreached ones
-    (autograd.grad).
+    (autograd.grad). Root gradients must not be written to afterwards by the caller (a leaf
+    root keeps a copy).
     """
-    xp = GRAPH if create_graph else NUMPY
-    grads: dict[Any, Any] = {}
-    for t, g in zip(roots, root_grads, strict=True):
-        key = t._node if t._node is not None else t
-        grads[key] = grads[key] + g if key in grads else g
-    root_nodes = list(dict.fromkeys(k for k in grads if k.__class__ is Node))
-    deps = _dependencies(root_nodes)
-    wanted = {}
+    if len(roots) == 1:
+        grads: dict[Any, Any] = {roots[0]._node or roots[0]: root_grads[0]}
+    else:
+        grads = {}
+        for t, g in zip(roots, root_grads, strict=True):
+            key = t._node or t
+            grads[key] = grads[key] + g if key in grads else g
+    deps = _dependencies([k for k in grads if k.__class__ is Node])
+    ready = [n for n, d in deps.items() if d == 0]
+    wanted: dict[Node, list[int]] = {}
+    captured: list[Any] = []
     if capture is not None:
+        captured = [None] * len(capture)
         for i, t in enumerate(capture):
             if t._node is not None:
                 wanted.setdefault(t._node, []).append(i)
-    captured: list[Any] = [None] * (len(capture) if capture is not None else 0)
-
-    ready = [n for n in root_nodes if n not in deps]
-    with grad_mode.set_grad_enabled(create_graph):
-        while ready:
-            node = ready.pop()
-            g = grads.pop(node, None)
-            if g is not None:
-                if node in wanted:
-                    for i in wanted[node]:
-                        captured[i] = g
-                if node.retained is not None:
-                    _retain(node, g)
-                in_grads = VJPS[node.op](g, node, xp)
-                for i, (p, gi) in enumerate(zip(node.parents, in_grads, strict=True)):
-                    if p is None or gi is None:
-                        continue
-                    gi = _conform(gi, node, i, xp)
-                    grads[p] = grads[p] + gi if p in grads else gi
-            for p in node.parents:
-                if p.__class__ is Node:
-                    left = deps[p] - 1
-                    deps[p] = left
-                    if left == 0:
-                        ready.append(p)
-            if not retain_graph:
-                node.free()
-
+    if create_graph:  # the backward pass is itself recorded (PyTorch: grad mode = create_graph)
+        with grad_mode.enable_grad():
+            _walk(ready, grads, deps, wanted, captured, GRAPH, retain_graph)
+    else:
+        _walk(ready, grads, deps, wanted, captured, NUMPY, retain_graph)
     if capture is not None:
         for i, t in enumerate(capture):
             if t._node is None and t in grads:
                 captured[i] = grads[t]
     if accumulate:
+        # A leaf may keep (not copy) an array this pass allocated: one that owns its memory
+        # and is writable (not a view, not the shared read-only root gradient) and that no
+        # other leaf got (x + y hands the same array to both leaves), nor the caller's.
+        given = {id(g) for g in root_grads}
         for leaf, g in grads.items():
             if leaf.__class__ is not Node:
-                _accumulate(leaf, g, create_graph)
+                owned = g.__class__ is np.ndarray and g.base is None and id(g) not in given
+                given.add(id(g))
+                _accumulate(leaf, g, create_graph, owned and g.flags.writeable)
     return captured
+
+
+def _walk(
+    ready: list[Node],
+    grads: dict[Any, Any],
+    deps: dict[Node, int],
+    wanted: dict[Node, list[int]],
+    captured: list[Any],
+    xp: Any,
+    retain_graph: bool,
+) -> None:
+    """Run each node's VJP once all its consumers have delivered; leaf gradients stay in
+    ``grads``."""
+    while ready:
+        node = ready.pop()
+        parents = node.parents
+        g = grads.pop(node, None)
+        if g is not None:
+            if wanted and node in wanted:
+                for i in wanted[node]:
+                    captured[i] = g
+            if node.retained is not None:
+                _retain(node, g)
+            in_grads = VJPS[node.op](g, node, xp)
+            if len(in_grads) != len(parents):
+                raise RuntimeError(f"{node.name} returned {len(in_grads)} gradients")
+            inputs = node.inputs
+            for i, p in enumerate(parents):
+                gi = in_grads[i]
+                if p is None or gi is None:
+                    continue
+                want = inputs[i]._data
+                if gi.shape != want.shape:
+                    raise _bad_gradient(node, i, gi, want.shape)
+                if gi.dtype is not want.dtype and gi.dtype != want.dtype:
+                    gi = xp.cast(gi, want.dtype)
+                grads[p] = grads[p] + gi if p in grads else gi
+        for p in parents:
+            if p.__class__ is Node:
+                left = deps[p] - 1
+                deps[p] = left
+                if not left:
+                    ready.append(p)
+        if not retain_graph:  # node.free(), inlined
+            node.freed = True
+            node.out = None
 
 
 def _retain(node: Node, g: Any) -> None:
@@ -130,13 +160,13 @@ def _retain(node: Node, g: Any) -> None:
         t.grad = g if t.grad is None else t.grad + g
 
 
-def _accumulate(leaf: Tensor, g: Any, create_graph: bool) -> None:
-    """``leaf.grad += g`` (in place, as PyTorch's AccumulateGrad), or a fresh copy."""
+def _accumulate(leaf: Tensor, g: Any, create_graph: bool, owned: bool = False) -> None:
+    """``leaf.grad += g`` (in place, as PyTorch's AccumulateGrad), or ``g`` itself when the
+    leaf has none yet (a copy unless ``owned``: the leaf will later add into it in place)."""
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        # A copy: the VJP's array may be shared (x + y hands the same g to both leaves).
-        leaf.grad = Tensor._make(np.array(g, copy=True))
+        leaf.grad = Tensor._make(g if owned else np.array(g, copy=True))
     elif leaf.grad._requires_grad:
         leaf.grad = Tensor._make(leaf.grad._data + g)
     else:

@@ -59,18 +59,15 @@ class Node:
         self.freed = False
         self.out_stale = False
         self.retained = None
-        parents = []
-        versions = []
+        self.parents = parents = []
+        self.versions = versions = []
         for t in inputs:
             if isinstance(t, Tensor):
-                n = t._node
-                parents.append(n if n is not None else (t if t._requires_grad else None))
+                parents.append(t._node or (t if t._requires_grad else None))
                 versions.append(t._version)
             else:
                 parents.append(None)
                 versions.append(0)
-        self.parents = parents
-        self.versions = versions
 
     # -- what VJPs read -------------------------------------------------------------------
     def needs(self, i: int) -> bool:
@@ -94,8 +91,14 @@ class Node:
 
     def input(self, i: int, xp: Any) -> Any:
         """Saved input ``i`` in ``xp``'s kind: an array, or the Tensor itself in graph mode."""
-        a = self.raw(i)
-        return self.inputs[i] if xp.graph and isinstance(self.inputs[i], Tensor) else a
+        t = self.inputs[i]
+        if self.freed:
+            raise RuntimeError(_FREED)
+        if not isinstance(t, Tensor):
+            return t
+        if t._version != self.versions[i]:
+            raise RuntimeError(self._inplace_message(t, i))
+        return t if xp.graph else t._data
 
     def raw_result(self) -> Any:
         """The saved output array."""

@@ -14,6 +14,7 @@ Arithmetic, reductions and shape methods are the functions of
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -324,15 +325,7 @@ class Tensor:
         ``create_graph``). ``create_graph=True`` records the backward pass itself, so the
         gradients can be differentiated again.
         """
-        from implementations.numpy_autograd import autograd
-
-        autograd.backward(
-            self,
-            gradient,
-            retain_graph=retain_graph,
-            create_graph=create_graph,
-            inputs=inputs,
-        )
+        _autograd().backward(self, gradient, retain_graph, create_graph, inputs)
 
     # -- Python protocol -----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -389,6 +382,15 @@ class Tensor:
 
 
 _new = object.__new__
+
+
+@functools.cache
+def _autograd() -> Any:
+    # autograd imports the graph machinery, which imports this module: resolve it lazily.
+    from implementations.numpy_autograd import autograd
+
+    return autograd
+
 
 # Imported last: ops.py needs Tensor, and binds the op methods onto it when it loads.
 from implementations.numpy_autograd import ops as _ops  # noqa: E402

@@ -278,16 +278,22 @@ def _matmul(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
 @register("linear")
 def _linear(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     # x @ W.T + b in one node: gx = g @ W, gW = g^T x (leading dims flattened), gb = sum g.
-    sx, sw = node.shape(0), node.shape(1)
-    gx = g @ node.input(1, xp) if node.needs(0) else None
+    # (The hottest VJP of training: needs/shape are read from the node's lists directly.)
+    need_x, need_w, need_b = node.parents
+    gx = g @ node.input(1, xp) if need_x is not None else None
     gw = gb = None
-    if node.needs(1) or node.needs(2):
-        rows = math.prod(sx[:-1])  # explicit, not -1: size-0 batches must reshape too
-        g2 = g.reshape((rows, sw[0]))
-        if node.needs(1):
-            gw = g2.T @ node.input(0, xp).reshape((rows, sx[-1]))
-        if node.needs(2):
-            gb = g2.sum(axis=0)
+    if need_w is not None or need_b is not None:
+        sx = node.inputs[0]._data.shape
+        g2, x2 = g, None
+        if len(sx) != 2:  # flatten leading dims (explicit sizes: size-0 batches too)
+            rows = math.prod(sx[:-1])
+            g2 = g.reshape((rows, node.inputs[1]._data.shape[0]))
+            x2 = (rows, sx[-1])
+        if need_w is not None:
+            x = node.input(0, xp)
+            gw = g2.T @ (x if x2 is None else x.reshape(x2))
+        if need_b is not None:
+            gb = g2.sum(axis=0) if xp.graph else np.add.reduce(g2, axis=0)
     return gx, gw, gb
 
 
@@ -435,17 +441,27 @@ def _setitem(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
 # -- fused losses ---------------------------------------------------------------------------
 def _loss_scale(g: Any, reduction: str, n: int) -> Any:
     """The per-element weight of the upstream gradient for a mean/sum/none reduction."""
+    if reduction == "none":
+        return g
+    if g.__class__ is np.ndarray:  # a 0-d array: scale in Python, not with a NumPy call
+        g = g.item()
     return g / n if reduction == "mean" else g
 
 
 @register("bce_with_logits")
 def _bce_with_logits(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     # loss = (1 - y) z + softplus(-z): d/dz = sigmoid(z) - y, d/dy = -z.
-    reduction = node.ctx
-    scale = _loss_scale(g, reduction, math.prod(node.shape(0)))
+    reduction, softplus_z = node.ctx
+    need_z, need_y = node.parents
+    scale = _loss_scale(g, reduction, softplus_z.size)
     z = node.input(0, xp)
-    gz = (xp.sigmoid(z) - node.input(1, xp)) * scale if node.needs(0) else None
-    gy = -z * scale if node.needs(1) else None
+    gz = None
+    if need_z is not None:
+        # sigmoid(z) = exp(z - softplus(z)) reuses the forward's softplus on the NumPy path;
+        # a recorded backward needs sigmoid itself (differentiable in z).
+        s = xp.sigmoid(z) if xp.graph else np.exp(z - softplus_z)
+        gz = (s - node.input(1, xp)) * scale
+    gy = -z * scale if need_y is not None else None
     return gz, gy
 
 

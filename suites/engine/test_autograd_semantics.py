@@ -30,6 +30,19 @@ def test_shared_gradient_is_not_aliased_between_leaves() -> None:
     assert y.grad.tolist() == [1.0, 1.0, 1.0]
 
 
+def test_leaf_gradient_never_aliases_the_callers_gradient() -> None:
+    x = torch.ones(3, requires_grad=True)
+    g = torch.tensor([1.0, 2.0, 3.0])
+    (x + 0).backward(g)  # add passes the upstream array through unchanged
+    x.backward(g)  # a leaf root
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
+    assert g.tolist() == [1.0, 2.0, 3.0]
+    y = torch.ones((), requires_grad=True)
+    y.backward()
+    y.backward()  # the implicit gradient of a scalar is shared and read-only: copied
+    assert y.grad.item() == 2.0
+
+
 def test_second_backward_through_a_freed_graph_is_an_error() -> None:
     x = torch.tensor(2.0, requires_grad=True)
     y = torch.exp(x) * x

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,15 @@ __all__ = [
     "no_grad",
     "set_grad_enabled",
 ]
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A read-only array of ones: the implicit gradient of a scalar output, made once per
+    shape and dtype (VJPs never write into their gradient, and leaves copy it)."""
+    a = np.ones(shape, dtype)
+    a.setflags(write=False)
+    return a
 
 
 def _tensors(x: Any) -> list[Tensor]:
@@ -76,6 +86,21 @@ def backward(
 ) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves (or of
     ``inputs`` only, when given)."""
+    if (
+        tensors.__class__ is Tensor
+        and grad_tensors is None
+        and inputs is None
+        and not create_graph
+        and tensors._node is not None
+        and tensors._data.size == 1
+    ):  # loss.backward(): the common case, without the general argument handling
+        graph.run(
+            (tensors,),
+            (_ones(tensors._data.shape, tensors._data.dtype),),
+            retain_graph=bool(retain_graph),
+            create_graph=False,
+        )
+        return
     outputs = _tensors(tensors)
     roots = _root_grads(outputs, grad_tensors, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
@@ -93,7 +118,7 @@ def backward(
     )
     for t, g in zip(targets, captured, strict=True):
         if g is not None:
-            graph._accumulate(t, g, create_graph)
+            graph._accumulate(t, g, create_graph, owned=False)
 
 
 def grad(

@@ -57,7 +57,7 @@ def _check_reduction(reduction: str) -> None:
 
 def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
     if reduction == "mean":
-        return np.mean(loss)
+        return ops.mean_all(loss)
     if reduction == "sum":
         return np.sum(loss)
     return loss
@@ -72,7 +72,7 @@ def _reduce_tensor(loss: Tensor, reduction: str) -> Tensor:
 
 
 def _same_shape(input: Tensor, target: Tensor) -> None:
-    if tuple(target.shape) != tuple(input.shape):
+    if target._data.shape != input._data.shape:
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape})"
         )
@@ -107,8 +107,10 @@ def binary_cross_entropy_with_logits(
     Without ``weight``/``pos_weight`` it is one node (forward ``softplus(z) - z y`` by
     ``logaddexp``; VJP ``sigmoid(z) - y``).
     """
-    _check_reduction(reduction)
-    target = _operand(target)
+    if reduction not in REDUCTIONS:
+        _check_reduction(reduction)
+    if target.__class__ is not Tensor:
+        target = _operand(target)
     _same_shape(input, target)
     if weight is not None or pos_weight is not None:
         log_weight = (
@@ -121,9 +123,12 @@ def binary_cross_entropy_with_logits(
         if weight is not None:
             loss = ops.mul(loss, weight)
         return _reduce_tensor(loss, reduction)
-    zd, yd = _promote(input, target)
-    out = _reduce(np.logaddexp(0, zd) - zd * yd, reduction)
-    return _record("bce_with_logits", out, (input, target), reduction)
+    zd, yd = input._data, target._data
+    if zd.dtype is not yd.dtype:
+        zd, yd = _promote(input, target)
+    softplus_z = np.logaddexp(0, zd)
+    out = _reduce(softplus_z - zd * yd, reduction)
+    return _record("bce_with_logits", out, (input, target), (reduction, softplus_z))
 
 
 def binary_cross_entropy(
