@@ -8,18 +8,22 @@ order) must produce the same per-step loss up to rounding. Step ``k`` agrees whe
 * ``rtol(k) = rtol0 * sqrt(k + 1)``. Rounding differences between two correct backends
   (different summation orders, fused kernels) act like independent perturbations at each
   step, which accumulate like a random walk: their size grows as the square root of the
-  step count. Measured on this project's workloads (breast cancer logreg and MLP, digits
-  MLP; full batch and mini-batch; SGD, momentum, Adam; 100 epochs), a float32 run against
-  the float64 run of the same backend -- a harder comparison than float32 against float32 --
-  stays below ``1.3e-5 * sqrt(k + 1)``. The float32 ``rtol0 = 1e-4`` leaves a margin of about
-  5x over two such independent walks, while the bugs the suites must catch (a wrong
-  gradient, a sum-for-mean loss, a wrong momentum rule, a dropped partial batch) differ by
-  1e-2 or more within a few steps.
-* ``floor``: a loss that has fallen to 1e-9 of its start cannot be compared relatively in
-  float32 (its last bits are noise), so the scale never drops below ``floor`` times the
-  first loss.
+  step count.
+* ``floor``: once a loss has fallen far below its start its last bits are noise in float32
+  (an over-fitting MLP reaches 1e-9), and mini-batch momentum / Adam runs amplify rounding
+  chaotically in that regime. The scale therefore never drops below ``floor`` times the
+  first loss: 1e-2 in float32, 1e-3 in float64.
+* Measured (scripted, torch 2.13 / jax 0.10.2 / the NumPy engine on this project's
+  workloads: breast-cancer logreg, ``mlp`` and ``mlp:32,16``, digits ``mlp``; full batch and
+  mini-batch 32; SGD, momentum, Adam; 100 epochs), the largest
+  ``scaled difference / sqrt(k + 1)`` of a float32 run was 2.0e-5 against another
+  backend's float32 run (jax, mlp:32,16, mini-batch Adam) and 4.3e-5 against the same
+  backend's float64 run (torch, mlp, mini-batch momentum). ``rtol0 = 1e-4`` leaves a
+  margin of 5x over the first and 2.3x over the second, harder comparison, while the
+  bugs the suites must catch (a wrong gradient, a sum-for-mean loss, a wrong momentum
+  rule, a dropped partial batch) differ by 1e-2 or more within a few steps.
 * float64 uses ``rtol0 = 1e-9`` with no growth: float64 runs must agree to 1e-9 relative at
-  every step over 100 epochs.
+  every step over 100 epochs (measured: at most 1.1e-12).
 
 A non-finite loss is a divergence at the step where it first appears.
 """
@@ -55,9 +59,9 @@ TOLERANCES: dict[str, TrajectoryTolerance] = {
     "float32": TrajectoryTolerance(
         1e-4,
         0.5,
-        1e-3,
-        "random-walk growth of float32 rounding; measured worst 1.3e-5*sqrt(k+1) "
-        "for float32 against float64 (see harness/trajectory.py)",
+        1e-2,
+        "random-walk growth of float32 rounding; measured worst 2.0e-5*sqrt(k+1) across "
+        "backends, 4.3e-5*sqrt(k+1) against float64 (see harness/trajectory.py)",
     ),
 }
 
