@@ -11,6 +11,7 @@ harness knows the plugin.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,10 +32,19 @@ SUBSET = (
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Overlay]:
-    """A layered environment with the example plugin installed (editable)."""
-    env = Overlay.create(tmp_path_factory.mktemp("autograd-plugin") / "venv")
-    env.pip_install_editable(EXAMPLE)
+    """A layered environment with (a copy of) the example plugin installed, editable.
+
+    The copy keeps build by-products out of the checkout and lets concurrent test
+    processes (pytest-xdist) each install their own.
+    """
+    base = tmp_path_factory.mktemp("autograd-plugin")
+    source = shutil.copytree(EXAMPLE, base / "autograd_plugin", ignore=_BUILD_LEFTOVERS)
+    env = Overlay.create(base / "venv")
+    env.pip_install_editable(source)
     yield env
+
+
+_BUILD_LEFTOVERS = shutil.ignore_patterns("*.egg-info", "build", "__pycache__")
 
 
 def test_discovered_with_every_capability(env: Overlay) -> None:
