@@ -114,6 +114,9 @@ class AutogradBackend(Backend):
 
         argnums = resolve_argnums(argnums, len(primals))
         xs = [self.asarray(p, device) for p in primals]
+        if not argnums:
+            out = self.to_numpy(fn(*xs))
+            return out, np.zeros_like(out)
         f = _bind(fn, xs, argnums)
         push = make_jvp(f, argnum=tuple(range(len(argnums))))(*(xs[i] for i in argnums))
         out, tan = push(tuple(self.asarray(t, device) for t in tangents))
