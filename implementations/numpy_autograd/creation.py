@@ -18,7 +18,7 @@ from implementations.numpy_autograd.tensor import Tensor, check_device
 
 
 def _finish(a: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor._make(a)
+    t = Tensor(a)
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -89,7 +89,7 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
             f"can't convert np.ndarray of type numpy.{ndarray.dtype}. The only supported types "
             "are: float64, float32, int64, and bool."
         )
-    return Tensor._make(ndarray)
+    return Tensor(ndarray)
 
 
 def is_tensor(obj: Any) -> bool:

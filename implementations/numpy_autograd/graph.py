@@ -4,7 +4,9 @@
    point at it (an explicit stack, never recursion: a 10,000-op chain is fine).
 2. Start from the roots; a node runs its VJP once every node that uses its output has
    delivered a gradient (Kahn's order), so each node runs exactly once with its full
-   gradient, however many paths lead to it.
+   gradient, however many paths lead to it. When the single root is a tree
+   (``Node.tree``: every node below it has one consumer), each node is ready as soon as
+   its one consumer has run, and the counting pass is skipped (the usual training step).
 3. Gradients for leaves are summed and, for ``Tensor.backward``, accumulated into ``.grad``;
    ``autograd.grad`` returns them instead.
 
@@ -76,8 +78,13 @@ def run(
         for t, g in zip(roots, root_grads, strict=True):
             key = t._node or t
             grads[key] = grads[key] + g if key in grads else g
-    deps = _dependencies([k for k in grads if k.__class__ is Node])
-    ready = [n for n, d in deps.items() if d == 0]
+    root_nodes = [k for k in grads if k.__class__ is Node]
+    deps: dict[Node, int] | None = None
+    if len(root_nodes) == 1 and root_nodes[0].tree:
+        ready = root_nodes
+    else:
+        deps = _dependencies(root_nodes)
+        ready = [n for n, d in deps.items() if d == 0]
     wanted: dict[Node, list[int]] = {}
     captured: list[Any] = []
     if capture is not None:
@@ -96,28 +103,32 @@ def run(
                 captured[i] = grads[t]
     if accumulate:
         # A leaf may keep (not copy) an array this pass allocated: one that owns its memory
-        # and is writable (not a view, not the shared read-only root gradient) and that no
-        # other leaf got (x + y hands the same array to both leaves), nor the caller's.
-        given = {id(g) for g in root_grads}
+        # (not a view), is not a root gradient (the caller's array, or the shared read-only
+        # ones) and that no other leaf got (x + y hands the same array to both leaves).
+        # VJPs only ever return their upstream gradient or fresh arrays, never saved ones.
+        given = set(map(id, root_grads))
         for leaf, g in grads.items():
             if leaf.__class__ is not Node:
                 owned = g.__class__ is np.ndarray and g.base is None and id(g) not in given
                 given.add(id(g))
-                _accumulate(leaf, g, create_graph, owned and g.flags.writeable)
+                if leaf.grad is None and not create_graph:  # the usual case, inlined
+                    leaf.grad = Tensor(g if owned else np.array(g))
+                else:
+                    _accumulate(leaf, g, create_graph, owned)
     return captured
 
 
 def _walk(
     ready: list[Node],
     grads: dict[Any, Any],
-    deps: dict[Node, int],
+    deps: dict[Node, int] | None,
     wanted: dict[Node, list[int]],
     captured: list[Any],
     xp: Any,
     retain_graph: bool,
 ) -> None:
-    """Run each node's VJP once all its consumers have delivered; leaf gradients stay in
-    ``grads``."""
+    """Run each node's VJP once all its consumers have delivered (at once, for a tree:
+    ``deps`` is None); leaf gradients stay in ``grads``."""
     while ready:
         node = ready.pop()
         parents = node.parents
@@ -131,23 +142,26 @@ def _walk(
             in_grads = VJPS[node.op](g, node, xp)
             if len(in_grads) != len(parents):
                 raise RuntimeError(f"{node.name} returned {len(in_grads)} gradients")
-            inputs = node.inputs
-            for i, p in enumerate(parents):
-                gi = in_grads[i]
-                if p is None or gi is None:
-                    continue
+        inputs = node.inputs
+        for i, p in enumerate(parents):
+            if p is None:
+                continue
+            gi = None if g is None else in_grads[i]
+            if gi is not None:
                 want = inputs[i]._data
                 if gi.shape != want.shape:
                     raise _bad_gradient(node, i, gi, want.shape)
                 if gi.dtype is not want.dtype and gi.dtype != want.dtype:
                     gi = xp.cast(gi, want.dtype)
                 grads[p] = grads[p] + gi if p in grads else gi
-        for p in parents:
-            if p.__class__ is Node:
-                left = deps[p] - 1
-                deps[p] = left
-                if not left:
+            if p.__class__ is Node:  # one consumer fewer to wait for
+                if deps is None:
                     ready.append(p)
+                else:
+                    left = deps[p] - 1
+                    deps[p] = left
+                    if not left:
+                        ready.append(p)
         if not retain_graph:  # node.free(), inlined
             node.freed = True
             node.out = None
@@ -156,7 +170,7 @@ def _walk(
 def _retain(node: Node, g: Any) -> None:
     t = node.retained()  # type: ignore[misc]
     if t is not None and t._node is node:
-        g = g if isinstance(g, Tensor) else Tensor._make(np.array(g))
+        g = g if isinstance(g, Tensor) else Tensor(np.array(g))
         t.grad = g if t.grad is None else t.grad + g
 
 
@@ -166,8 +180,8 @@ def _accumulate(leaf: Tensor, g: Any, create_graph: bool, owned: bool = False) -
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = Tensor._make(g if owned else np.array(g, copy=True))
+        leaf.grad = Tensor(g if owned else np.array(g, copy=True))
     elif leaf.grad._requires_grad:
-        leaf.grad = Tensor._make(leaf.grad._data + g)
+        leaf.grad = Tensor(leaf.grad._data + g)
     else:
         np.add(leaf.grad._data, g, out=leaf.grad._data)

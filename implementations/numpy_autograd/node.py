@@ -40,6 +40,7 @@ class Node:
     """One recorded operation (see the module docstring)."""
 
     __slots__ = (
+        "consumers",
         "ctx",
         "freed",
         "inputs",
@@ -48,6 +49,7 @@ class Node:
         "out_stale",
         "parents",
         "retained",
+        "tree",
         "versions",
     )
 
@@ -59,15 +61,25 @@ class Node:
         self.freed = False
         self.out_stale = False
         self.retained = None
+        self.consumers = 0
+        # tree: every node below this one had exactly one consumer when this one was made.
+        # It stays true for backward *from here*: later consumers cannot be ancestors of
+        # this node. Backward from a tree needs no dependency count (see graph.py).
+        tree = True
         self.parents = parents = []
         self.versions = versions = []
         for t in inputs:
             if isinstance(t, Tensor):
-                parents.append(t._node or (t if t._requires_grad else None))
+                n = t._node
+                if n is not None:
+                    n.consumers += 1
+                    tree = tree and n.tree and n.consumers == 1
+                parents.append(n or (t if t._requires_grad else None))
                 versions.append(t._version)
             else:
                 parents.append(None)
                 versions.append(0)
+        self.tree = tree
 
     # -- what VJPs read -------------------------------------------------------------------
     def needs(self, i: int) -> bool:
@@ -118,7 +130,7 @@ class Node:
         """The saved output in ``xp``'s kind; in graph mode a Tensor whose node is ``self``,
         so differentiating through it reaches this node again."""
         out = self.raw_result()
-        return Tensor._make(out, self) if xp.graph else out
+        return Tensor(out, self) if xp.graph else out
 
     def free(self) -> None:
         """Drop the saved output; later reads of saved values raise."""

@@ -30,8 +30,9 @@ from implementations.numpy_autograd import dtypes, grad_mode
 from implementations.numpy_autograd.node import Node
 from implementations.numpy_autograd.tensor import Size, Tensor
 
-_make = Tensor._make
+_make = Tensor
 _ndarray = np.ndarray
+_int = builtins.int
 _CATEGORY = {dtypes.bool_: 0, dtypes.int64: 1, dtypes.float32: 2, dtypes.float64: 2}
 
 max_result = namedtuple("max_result", ["values", "indices"])
@@ -802,7 +803,7 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:
     """Drop size-1 dims (all, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
-    if dim.__class__ is builtins.int and -len(shape) <= dim < len(shape):  # the common case
+    if dim.__class__ is _int and -len(shape) <= dim < len(shape):  # the common case
         d = dim % len(shape)
         return _reshape(input, shape[:d] + shape[d + 1 :] if shape[d] == 1 else shape)
     if dim is None:
@@ -950,10 +951,10 @@ def index_key(key: Any) -> tuple[tuple[Any, ...], bool]:
 
 def getitem(input: Tensor, key: Any) -> Tensor:
     """``input[key]`` for ints, slices, None, ``...``, integer arrays and boolean masks."""
-    if key.__class__ is Tensor and key._data.dtype.kind in "iu":  # a batch of row indices
-        k = (key._data,)
+    if key.__class__ is Tensor and key._data.dtype is dtypes.int64:  # a batch of row indices
         if not input._requires_grad:  # data, not parameters: nothing to record
-            return _make(input._data[k])
+            return _make(input._data[key._data])
+        k = (key._data,)
         return _record("getitem", input._data[k], (input,), (k, True))
     k, advanced = index_key(key)
     return _record("getitem", input._data[k], (input,), (k, advanced))

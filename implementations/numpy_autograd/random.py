@@ -73,7 +73,7 @@ def _float(dtype: Any) -> np.dtype:
 
 
 def _finish(a: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor._make(a)
+    t = Tensor(a)
     return t.requires_grad_(True) if requires_grad else t
 
 
@@ -117,7 +117,7 @@ def randint(
     if high is None:
         low, high = 0, low
     a = numpy_rng(generator).integers(low, high, size=_shape_args((size,)))
-    return Tensor._make(a.astype(dtypes.int64 if dtype is None else dtypes.canonical(dtype)))
+    return Tensor(a.astype(dtypes.int64 if dtype is None else dtypes.canonical(dtype)))
 
 
 def randperm(
@@ -126,7 +126,7 @@ def randperm(
     """A random permutation of ``0..n-1`` (int64)."""
     check_device(device)
     a = numpy_rng(generator).permutation(int(n))
-    return Tensor._make(a.astype(dtypes.int64 if dtype is None else dtypes.canonical(dtype)))
+    return Tensor(a.astype(dtypes.int64 if dtype is None else dtypes.canonical(dtype)))
 
 
 def rand_like(input: Tensor, *, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -144,4 +144,4 @@ def normal(
 ) -> Tensor:
     """Normal samples with scalar ``mean`` and ``std``."""
     a = numpy_rng(generator).normal(mean, std, _shape_args((size,))).astype(_float(dtype))
-    return Tensor._make(a)
+    return Tensor(a)

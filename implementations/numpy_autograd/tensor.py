@@ -73,28 +73,24 @@ class Tensor:
     """An n-dimensional array with autograd, shaped like ``torch.Tensor``.
 
     Create tensors with :func:`~implementations.numpy_autograd.tensor` and friends; this
-    class is not meant to be instantiated directly (``Tensor._make`` is the internal
-    constructor and does no validation).
+    class's constructor is the engine's internal one: ``Tensor(array, node)`` wraps an array
+    without copying or checking (``node`` makes it a non-leaf that requires grad). Like
+    PyTorch's legacy constructor, ``Tensor(list)`` makes a float tensor from nested lists.
     """
 
-    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_retain", "_version", "grad")
+    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_version", "grad")
 
     # NumPy must defer to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
 
-    @staticmethod
-    def _make(data: Any, node: Any = None) -> Tensor:
-        """Wrap an array (no copy, no checks); ``node`` makes it a non-leaf requiring grad."""
-        t = _new(Tensor)
+    def __init__(self, data: Any, node: Any = None) -> None:
         if data.__class__ is not np.ndarray:
-            data = np.asarray(data)
-        t._data = data
-        t._node = node
-        t._requires_grad = node is not None
-        t.grad = None
-        t._version = 0
-        t._retain = False
-        return t
+            data = _as_array(data)
+        self._data = data
+        self._node = node
+        self._requires_grad = node is not None
+        self.grad = None
+        self._version = 0
 
     # -- attributes ---------------------------------------------------------------------
     @property
@@ -104,7 +100,7 @@ class Tensor:
         Modifying it in place changes this tensor without bumping its version, exactly the
         loophole ``.data`` is in PyTorch.
         """
-        return Tensor._make(self._data)
+        return Tensor(self._data)
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -215,7 +211,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's memory, outside the graph."""
-        return Tensor._make(self._data)
+        return Tensor(self._data)
 
     def detach_(self) -> Tensor:
         """Make this tensor a leaf that does not require grad (in place)."""
@@ -302,14 +298,13 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf tensor during backward."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self._node is not None and not self._retain:
-            self._retain = True
+        if self._node is not None and self._node.retained is None:
             self._node.retained = weakref.ref(self)
 
     @property
     def retains_grad(self) -> bool:
         """True after :meth:`retain_grad` on a non-leaf."""
-        return self._retain
+        return self._node is not None and self._node.retained is not None
 
     def backward(
         self,
@@ -381,7 +376,17 @@ class Tensor:
     __hash__ = object.__hash__
 
 
-_new = object.__new__
+def _as_array(data: Any) -> np.ndarray:
+    """An array for the constructor: NumPy scalars as 0-d arrays (internal results), nested
+    lists as float arrays (PyTorch's legacy ``torch.Tensor([...])``)."""
+    if isinstance(data, np.generic):
+        return np.asarray(data)
+    if isinstance(data, list | tuple):
+        return np.array(data, dtype=dtypes.get_default_dtype())
+    raise TypeError(
+        f"Tensor() takes an array or nested lists, got {type(data).__name__}; "
+        "use torch.tensor(data) to create a tensor from data"
+    )
 
 
 @functools.cache

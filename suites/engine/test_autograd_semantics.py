@@ -43,6 +43,23 @@ def test_leaf_gradient_never_aliases_the_callers_gradient() -> None:
     assert y.grad.item() == 2.0
 
 
+def test_intermediate_reused_after_a_loss_was_built() -> None:
+    # a is a tree when built (backward skips the dependency count); b and c reuse h later.
+    x = torch.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    a = (h * 2).sum()
+    b = (h * h).sum()
+    c = (h + h * 2).sum()
+    a.backward()
+    assert x.grad.tolist() == [6.0, 6.0]
+    x.grad = None
+    b.backward()
+    assert x.grad.tolist() == [18.0, 36.0]  # d/dx (3x)^2 = 18 x
+    x.grad = None
+    c.backward()
+    assert x.grad.tolist() == [9.0, 9.0]
+
+
 def test_second_backward_through_a_freed_graph_is_an_error() -> None:
     x = torch.tensor(2.0, requires_grad=True)
     y = torch.exp(x) * x

@@ -62,9 +62,9 @@ def _root_grads(outputs: list[Tensor], grad_outputs: Any, create_graph: bool) ->
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g = Tensor._make(np.ones_like(t._data))
+            g = Tensor(np.ones_like(t._data))
         elif not isinstance(g, Tensor):
-            g = Tensor._make(np.asarray(g, dtype=t._data.dtype))
+            g = Tensor(np.asarray(g, dtype=t._data.dtype))
         if g._data.shape != t._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] "
@@ -151,7 +151,7 @@ def grad(
     for t, g in zip(ins, captured, strict=True):
         if g is None:
             if materialize_grads:
-                result.append(Tensor._make(np.zeros_like(t._data)))
+                result.append(Tensor(np.zeros_like(t._data)))
                 continue
             if not allow_unused:
                 raise RuntimeError(
@@ -162,7 +162,7 @@ def grad(
         elif create_graph:
             result.append(g)
         else:
-            result.append(Tensor._make(np.array(g, copy=True)))
+            result.append(Tensor(np.array(g, copy=True)))
     return tuple(result)
 
 

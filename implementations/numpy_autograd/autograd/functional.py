@@ -23,12 +23,12 @@ def _as_tuple(x: Any) -> tuple[Tensor, ...]:
 
 
 def _detached(xs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-    return tuple(Tensor._make(x._data).requires_grad_(True) for x in xs)
+    return tuple(Tensor(x._data).requires_grad_(True) for x in xs)
 
 
 def _zeros_for_none(gs: tuple[Any, ...], like: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
     return tuple(
-        Tensor._make(np.zeros_like(x._data)) if g is None else g.detach()
+        Tensor(np.zeros_like(x._data)) if g is None else g.detach()
         for g, x in zip(gs, like, strict=True)
     )
 
@@ -50,14 +50,14 @@ def jvp(
 ) -> tuple[Tensor, Tensor]:
     """``(func(*inputs), J v)`` by the double-backward trick (see the module docstring)."""
     xs = _detached(_as_tuple(inputs))
-    vs = _as_tuple(v) if v is not None else tuple(Tensor._make(np.ones_like(x._data)) for x in xs)
+    vs = _as_tuple(v) if v is not None else tuple(Tensor(np.ones_like(x._data)) for x in xs)
     with enable_grad():
         out = func(*xs)
-        u = Tensor._make(np.zeros_like(out._data)).requires_grad_(True)
+        u = Tensor(np.zeros_like(out._data)).requires_grad_(True)
         gs = grad(out, xs, u, create_graph=True, allow_unused=True)
         pairs = [(g, w) for g, w in zip(gs, vs, strict=True) if g is not None and g.requires_grad]
         if not pairs:
-            return out.detach(), Tensor._make(np.zeros_like(out._data))
+            return out.detach(), Tensor(np.zeros_like(out._data))
         (jv,) = grad(
             [g for g, _ in pairs],
             [u],
@@ -66,5 +66,5 @@ def jvp(
             allow_unused=True,
         )
     if jv is None:
-        jv = Tensor._make(np.zeros_like(out._data))
+        jv = Tensor(np.zeros_like(out._data))
     return out.detach(), jv if create_graph else jv.detach()

@@ -240,7 +240,7 @@ class Module:
                         f"from checkpoint, the shape in current model is "
                         f"{list(target._data.shape)}."
                     )
-                target.copy_(Tensor._make(src_arr))
+                target.copy_(Tensor(src_arr))
         return _IncompatibleKeys(missing, unexpected)
 
     # -- dtype and device ------------------------------------------------------------

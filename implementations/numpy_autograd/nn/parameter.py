@@ -24,11 +24,10 @@ class Parameter(Tensor):
         self._requires_grad = False
         self.grad = None
         self._version = 0
-        self._retain = False
         self.requires_grad_(requires_grad)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce__(self) -> Any:
-        return (Parameter, (Tensor._make(self._data.copy()), self._requires_grad))
+        return (Parameter, (Tensor(self._data.copy()), self._requires_grad))

@@ -53,7 +53,7 @@ class Adam(Optimizer):
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One Adam update of every parameter that has a gradient."""
-        loss = self._closure_loss(closure)
+        loss = None if closure is None else self._closure_loss(closure)
         for group in self.param_groups:
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             wd, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
@@ -66,10 +66,10 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = 0.0
-                    state["exp_avg"] = Tensor._make(np.zeros_like(p._data))
-                    state["exp_avg_sq"] = Tensor._make(np.zeros_like(p._data))
+                    state["exp_avg"] = Tensor(np.zeros_like(p._data))
+                    state["exp_avg_sq"] = Tensor(np.zeros_like(p._data))
                     if amsgrad:
-                        state["max_exp_avg_sq"] = Tensor._make(np.zeros_like(p._data))
+                        state["max_exp_avg_sq"] = Tensor(np.zeros_like(p._data))
                 state["step"] += 1
                 step = state["step"]
                 if wd != 0:

@@ -33,7 +33,7 @@ def default_convert(data: Any) -> Any:
     if data.__class__ is tuple:
         return tuple([d if d.__class__ is Tensor else default_convert(d) for d in data])
     if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-        return Tensor._make(data.astype(dtypes.from_numpy_dtype(data.dtype), copy=False))
+        return Tensor(data.astype(dtypes.from_numpy_dtype(data.dtype), copy=False))
     if isinstance(data, Mapping):
         return {k: default_convert(v) for k, v in data.items()}
     if isinstance(data, tuple):
@@ -52,11 +52,11 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, np.ndarray):
         return default_collate([default_convert(b) for b in batch])
     if isinstance(elem, bool):
-        return Tensor._make(np.array(batch, dtype=np.bool_))
+        return Tensor(np.array(batch, dtype=np.bool_))
     if isinstance(elem, int):
-        return Tensor._make(np.array(batch, dtype=np.int64))
+        return Tensor(np.array(batch, dtype=np.int64))
     if isinstance(elem, float):
-        return Tensor._make(np.array(batch, dtype=np.float64))
+        return Tensor(np.array(batch, dtype=np.float64))
     if isinstance(elem, str):
         return list(batch)
     if isinstance(elem, Mapping):
