@@ -50,10 +50,10 @@ def test_intermediate_reused_after_a_loss_was_built() -> None:
     a = (h * 2).sum()
     b = (h * h).sum()
     c = (h + h * 2).sum()
-    a.backward()
+    a.backward(retain_graph=True)  # h's node is shared: keep it, as PyTorch requires
     assert x.grad.tolist() == [6.0, 6.0]
     x.grad = None
-    b.backward()
+    b.backward(retain_graph=True)
     assert x.grad.tolist() == [18.0, 36.0]  # d/dx (3x)^2 = 18 x
     x.grad = None
     c.backward()
