@@ -71,6 +71,10 @@ class TorchBackend(Backend):
         return torch.from_numpy(np.array(x, order="C")).to(device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
+        if x._is_zerotensor():
+            # Autograd returns a ZeroTensor for an exactly-zero second derivative
+            # (abs, relu); it has no storage for .numpy().
+            return np.zeros(tuple(x.shape), dtype=self.to_numpy(x.new_zeros(())).dtype)
         return x.detach().cpu().numpy().copy()
 
     # -- ops and autograd ----------------------------------------------------------
