@@ -31,7 +31,10 @@ from implementations.numpy_autograd.utils.data.sampler import (
 def default_convert(data: Any) -> Any:
     """NumPy arrays become tensors (recursively in tuples, lists and dicts)."""
     if data.__class__ is tuple:
-        return tuple([d if d.__class__ is Tensor else default_convert(d) for d in data])
+        for d in data:
+            if d.__class__ is not Tensor:
+                return tuple(default_convert(d) for d in data)
+        return data  # already tensors (the usual TensorDataset sample)
     if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
         return Tensor(data.astype(dtypes.from_numpy_dtype(data.dtype), copy=False))
     if isinstance(data, Mapping):
