@@ -120,8 +120,8 @@ class Node:
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by "
                 f"an inplace operation: [{dtypes.name(self.out.dtype)} {list(self.out.shape)}], "
-                f"which is output 0 of {self.name}, is at version 1; expected version 0 "
-                "instead. Hint: the operation that produced it saved its result; do the "
+                f"which is output 0 of {self.name}, was modified in place after it was "
+                "saved. Hint: the operation that produced it saved its result; do the "
                 "in-place operation on a clone."
             )
         return self.out
