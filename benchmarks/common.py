@@ -149,11 +149,17 @@ def _entry_point_backend(name: str) -> Backend:
     raise NotImplementedError(f"no backend {name!r} registered in {discovery.GROUP}")
 
 
+_LOADED: dict[str, Backend] = {}
+"""Backends imported in this (parent) process, by backend name; children inherit them."""
+
+
 def _preload() -> None:
     """Import the fork-safe backends' frameworks and the learning-path datasets here, once."""
     for name in _PRELOAD:
         try:
-            _entry_point_backend(name).load()
+            backend = _entry_point_backend(name)
+            backend.load()
+            _LOADED[name] = backend
         except Exception as e:  # a child will report it properly when it needs the backend
             warnings.warn(f"preloading backend {name!r} failed: {e}", stacklevel=1)
     for ds in ("breast_cancer", "digits"):
@@ -171,8 +177,10 @@ def backend_for(name: str) -> tuple[Backend, str]:
         raise NotImplementedError(f"{name} is not a discovered target")
     if not info.available:
         raise NotImplementedError(f"{name} is not available here: {info.reason}")
-    backend = _entry_point_backend(info.backend)
-    backend.load()
+    backend = _LOADED.get(info.backend)
+    if backend is None:
+        backend = _entry_point_backend(info.backend)
+        backend.load()
     return backend, info.device
 
 

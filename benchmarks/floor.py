@@ -5,8 +5,10 @@ Each step of a :class:`harness.workload.Workload` (stack of linear layers, ReLU 
 SGD / momentum / Nesterov / Adam rules) is written out by hand: one forward pass that keeps
 what the backward pass needs, the closed-form gradient of the loss with respect to the
 logits, one matrix product per weight gradient, and the optimizer update in place. There is
-no graph, no tape and no dispatch beyond NumPy's own, so this is the least a Python process
-can spend on the step; every target's time divided by the floor's is its overhead.
+no graph, no tape and no dispatch beyond NumPy's own: the least an eager Python loop over
+the steps can spend, so an eager target's time divided by the floor's is its framework
+overhead. A compiled target that runs a whole epoch in one call (JAX's ``lax.scan``) has no
+per-step Python at all and can go below it.
 
 It hands back the same :class:`harness.contract.History` as a backend (losses in float64,
 per-epoch evaluation excluded from ``epoch_s``), so the asv tracks and

@@ -46,7 +46,7 @@ class _OpBench:
     rounds = 1
     number = 20
     """Calls per sample: asv re-runs (the memoised) ``setup`` before each, out of the timing."""
-    repeat = (3, 10, 1.0)
+    repeat = (3, 10, 0.5)
     warmup_time = 0.0
     timeout = 120.0
 

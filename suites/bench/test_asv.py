@@ -113,7 +113,7 @@ def test_quick_smoke_one_per_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     picks: list[tuple[str, tuple[str, ...]]] = [
         ("training.TimeEpoch.time_epoch", (floor, "bc_logreg", "mb32", "float32")),
         ("training.PeakMemTrain.peakmem_train", (floor, "bc_logreg", "batch", "float32")),
-        ("scaling.TrackScalingExponent.track_exponent", (floor, "mb128")),
+        ("scaling.TrackScalingExponent.track_exponent", (floor, "batch")),
     ]
     ref = discovery.default_reference()
     if ref is not None:  # one real backend through the same timing path
