@@ -1,0 +1,287 @@
+"""Parity results: one row per (target, subject, oracle, dtype), as JSON and a coverage matrix.
+
+A *subject* is a catalog op (kind ``op``), a model of the metamorphic properties (kind
+``model``) or a training workload (kind ``training``). Statuses:
+
+``pass``              every example agreed
+``fail``              a disagreement (or an error) that no known divergence covers
+``xfail``             a disagreement a known-divergence entry covers
+``stale``             a known-divergence entry covered the check, yet it passed
+``skip-unsupported``  the target lacks the op, the dtype or the capability (with the reason)
+``skip``              the check does not apply (the reference compared with itself)
+
+Files are written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("pass", "fail", "xfail", "stale", "skip-unsupported", "skip")
+SYMBOLS = {
+    "pass": "✓",
+    "fail": "✗",
+    "xfail": "x",
+    "stale": "!",
+    "skip-unsupported": "-",
+    "skip": "s",
+}
+NOT_RUN = "·"
+_SEVERITY = {"fail": 5, "xfail": 4, "stale": 3, "pass": 2, "skip-unsupported": 1, "skip": 0}
+ORACLE_ABBREV = {
+    "forward": "fw",
+    "vjp_reference": "vjp",
+    "finite_differences": "fd",
+    "jvp_vjp": "jvp",
+    "second_order": "2nd",
+    "broadcast_reduction": "bc",
+    "minibatch_mean": "mb",
+    "accumulate": "acc",
+    "permutation": "perm",
+    "trajectory": "traj",
+    "accuracy": "acc",
+}
+DTYPES = ("float32", "float64")
+KIND_TITLES = {
+    "op": "Ops",
+    "model": "Metamorphic properties of model losses",
+    "training": "Whole training runs",
+}
+
+
+@dataclass
+class Row:
+    """The outcome of one check."""
+
+    target: str
+    subject: str
+    oracle: str
+    dtype: str
+    kind: str = "op"
+    status: str | None = None
+    reason: str = ""
+    max_abs: float | None = None
+    max_rel: float | None = None
+    ratio: float | None = None
+    """Largest error as a fraction of what was allowed (<= 1 passes)."""
+    examples: int = 0
+    divergence: str | None = None
+    """The known-divergence entry covering the check (pattern @ file:line), if any."""
+    nodeid: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """``(target, subject, oracle, dtype)``."""
+        return (self.target, self.subject, self.oracle, self.dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (non-finite numbers become None)."""
+        d = asdict(self)
+        for k in ("max_abs", "max_rel", "ratio"):
+            v = d[k]
+            if v is not None and not math.isfinite(v):
+                d[k] = None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Row:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+
+def merge(rows: Iterable[Row]) -> list[Row]:
+    """One row per key; when a key repeats (a rerun), the most severe status wins."""
+    out: dict[tuple[str, str, str, str], Row] = {}
+    for r in rows:
+        old = out.get(r.key)
+        if old is None or _SEVERITY.get(r.status or "", -1) >= _SEVERITY.get(old.status or "", -1):
+            out[r.key] = r
+    return list(out.values())
+
+
+def counts(rows: Iterable[Row]) -> dict[str, dict[str, int]]:
+    """Per target, how many checks ended in each status."""
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        c = out.setdefault(r.target, dict.fromkeys(STATUSES, 0))
+        c[r.status or "fail"] = c.get(r.status or "fail", 0) + 1
+    return out
+
+
+def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] = ()) -> dict:
+    """The report: ``results[target][subject][oracle][dtype]`` plus a flat list and counts."""
+    rows = merge(rows)
+    nested: dict[str, Any] = {}
+    for r in rows:
+        nested.setdefault(r.target, {}).setdefault(r.subject, {}).setdefault(r.oracle, {})[
+            r.dtype
+        ] = {
+            "status": r.status,
+            "kind": r.kind,
+            "max_abs_error": r.to_dict()["max_abs"],
+            "max_rel_error": r.to_dict()["max_rel"],
+            "tolerance_ratio": r.to_dict()["ratio"],
+            "examples": r.examples,
+            "reason": r.reason,
+            "divergence": r.divergence,
+        }
+    return {
+        "meta": meta,
+        "counts": counts(rows),
+        "stale_divergences": list(stale),
+        "failures": [r.to_dict() for r in rows if r.status == "fail"],
+        "results": nested,
+    }
+
+
+def _columns(rows: Sequence[Row], kind: str) -> tuple[list[str], list[str], list[str]]:
+    targets = list(dict.fromkeys(r.target for r in rows))
+    oracles = list(dict.fromkeys(r.oracle for r in rows if r.kind == kind))
+    subjects = list(dict.fromkeys(r.subject for r in rows if r.kind == kind))
+    return targets, oracles, subjects
+
+
+def _cell(index: dict[tuple[str, str, str, str], Row], t: str, s: str, o: str) -> str:
+    return "".join(
+        SYMBOLS.get(index[(t, s, o, d)].status or "fail", "?") if (t, s, o, d) in index else NOT_RUN
+        for d in DTYPES
+    )
+
+
+def _subject_order(kind: str, subjects: list[str]) -> list[str]:
+    if kind != "op":
+        return subjects
+    from harness import catalog
+
+    order = {name: i for i, name in enumerate(catalog.CATALOG)}
+    return sorted(subjects, key=lambda s: order.get(s, len(order)))
+
+
+def legend() -> str:
+    """One line explaining the cell symbols."""
+    return (
+        "each cell: float32 then float64; "
+        + ", ".join(f"{sym} {st}" for st, sym in SYMBOLS.items())
+        + f", {NOT_RUN} not run"
+    )
+
+
+def markdown(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] = ()) -> str:
+    """The coverage matrix as Markdown: one table per kind, a column per target and oracle."""
+    rows = merge(rows)
+    index = {r.key: r for r in rows}
+    lines = ["# Parity coverage", ""]
+    if meta.get("targets"):
+        lines.append(
+            "Targets: " + ", ".join(f"`{t['name']}` ({t['version']})" for t in meta["targets"])
+        )
+    if meta.get("reference"):
+        lines.append(f"Reference: `{meta['reference']}`")
+    if meta.get("profile"):
+        lines.append(f"Hypothesis profile: `{meta['profile']}`")
+    lines += ["", legend(), ""]
+    lines += ["| target | " + " | ".join(STATUSES) + " |", "|---|" + "---|" * len(STATUSES)]
+    for t, c in counts(rows).items():
+        lines.append(f"| `{t}` | " + " | ".join(str(c[s]) for s in STATUSES) + " |")
+    for kind, title in KIND_TITLES.items():
+        targets, oracles, subjects = _columns(rows, kind)
+        if not subjects:
+            continue
+        lines += ["", f"## {title}", ""]
+        head = [f"{t} {o}" for t in targets for o in oracles]
+        lines.append("| " + ("op" if kind == "op" else "subject") + " | " + " | ".join(head) + " |")
+        lines.append("|---|" + "---|" * len(head))
+        for s in _subject_order(kind, subjects):
+            cells = [_cell(index, t, s, o) for t in targets for o in oracles]
+            lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    problems = [r for r in rows if r.status in ("fail", "xfail", "skip-unsupported")]
+    if problems:
+        lines += ["", "## Failures, known divergences and unsupported checks", ""]
+        for r in sorted(problems, key=lambda r: (r.status or "", r.key)):
+            err = f", {r.ratio:.3g}x tolerance" if r.ratio is not None else ""
+            reason = r.reason.splitlines()[0] if r.reason else ""
+            lines.append(
+                f"- **{r.status}** `{r.target}` {r.subject} {r.oracle} {r.dtype}{err}: {reason}"
+            )
+    if stale:
+        lines += ["", "## Stale known divergences (they no longer fail: delete them)", ""]
+        lines += [f"- `{s}`" for s in stale]
+    return "\n".join(lines) + "\n"
+
+
+def terminal(rows: Sequence[Row], stale: Sequence[str] = ()) -> str:
+    """The coverage matrix for the terminal: abbreviated oracle names, fixed-width cells."""
+    rows = merge(rows)
+    index = {r.key: r for r in rows}
+    out = [legend()]
+    for kind, title in KIND_TITLES.items():
+        targets, oracles, subjects = _columns(rows, kind)
+        if not subjects:
+            continue
+        width = max(len(s) for s in subjects)
+        abbrev = [ORACLE_ABBREV.get(o, o[:4]) for o in oracles]
+        cellw = max(4, *(len(a) for a in abbrev))
+        block = len(oracles) * (cellw + 1)
+        out.append("")
+        out.append(
+            f"{title} (oracles: "
+            + ", ".join(f"{a}={o}" for a, o in zip(abbrev, oracles, strict=True))
+            + ")"
+        )
+        out.append(" " * width + " | " + " | ".join(t[:block].ljust(block) for t in targets))
+        out.append(
+            " " * width
+            + " | "
+            + " | ".join("".join(a.ljust(cellw + 1) for a in abbrev) for _ in targets)
+        )
+        for s in _subject_order(kind, subjects):
+            cells = [
+                "".join(_cell(index, t, s, o).ljust(cellw + 1) for o in oracles) for t in targets
+            ]
+            out.append(s.ljust(width) + " | " + " | ".join(cells))
+    out.append("")
+    for t, c in counts(rows).items():
+        out.append(f"{t}: " + ", ".join(f"{c[s]} {s}" for s in STATUSES if c[s]))
+    if stale:
+        out.append("stale known divergences (delete them): " + "; ".join(stale))
+    return "\n".join(out)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(
+    out_dir: str | os.PathLike[str],
+    rows: Sequence[Row],
+    meta: dict[str, Any],
+    stale: Sequence[str] = (),
+) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``coverage.md`` into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    report = out / "report.json"
+    cover = out / "coverage.md"
+    _atomic_write(report, json.dumps(build_json(rows, meta, stale), indent=2, sort_keys=False))
+    _atomic_write(cover, markdown(rows, meta, stale))
+    return report, cover
+
+
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a ``report.json``."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,526 @@
+"""The pytest plugin of the parity suites: targets, reference, profiles and result collection.
+
+Load it with ``pytest_plugins = ["harness.pytest_plugin"]`` (``suites/conftest.py`` does).
+
+Options (each with an environment variable, the option wins):
+
+``--targets a,b``     ``HARNESS_TARGETS``; default every available target
+                      (:func:`harness.discovery.select`; an unknown name is a usage error that
+                      lists the valid ones).
+``--reference NAME``  ``HARNESS_REFERENCE``; default :func:`harness.discovery.default_reference`
+                      (the available target whose backend declares the highest
+                      ``reference_priority``).
+``--parity-out DIR``  ``HARNESS_PARITY_OUT``; default ``results/parity/`` under the rootdir.
+
+Hypothesis profiles: ``ci`` (the default: few examples, derandomized, so every run draws the
+same inputs, shapes from the compact menus of :data:`harness.strategies.COMPACT`) and
+``thorough`` (20x the examples, random, shapes drawn freely, no deadline, failing examples
+kept in ``.hypothesis/examples`` and replayed first). Choose with Hypothesis' own
+``--hypothesis-profile NAME`` or ``HARNESS_PROFILE``.
+
+Any test that takes a ``target`` argument is parametrized over the selected targets, with the
+target name as the id. The ``parity`` fixture runs a check and records its outcome; every run
+writes ``report.json`` and ``coverage.md`` (also printed at the end), merging the results
+of pytest-xdist workers on the controller.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import discovery, divergences, oracles
+from harness import parity_report as report
+from harness.contract import Unsupported
+from harness.discovery import Target
+
+ENV_REFERENCE = "HARNESS_REFERENCE"
+ENV_PARITY_OUT = "HARNESS_PARITY_OUT"
+ENV_PROFILE = "HARNESS_PROFILE"
+DEFAULT_OUT = "results/parity"
+_WORKER_KEY = "harness_parity_rows"
+_LOADGROUP_KEY = "harness_loadgroup"
+
+CI_EXAMPLES = 10
+"""Examples per check in the ``ci`` profile (about 1,400 op checks over three targets)."""
+THOROUGH_EXAMPLES = 20 * CI_EXAMPLES
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "ci": {
+        "max_examples": CI_EXAMPLES,
+        "derandomize": True,
+        # No deadline even in ci: a JIT compiles on a new shape and this machine's CPU is
+        # shared, so a per-example deadline would fail correct targets at random.
+        "deadline": None,
+        "print_blob": True,
+    },
+    "thorough": {
+        "max_examples": THOROUGH_EXAMPLES,
+        "derandomize": False,
+        "deadline": None,
+        "print_blob": True,
+    },
+}
+"""The Hypothesis profiles (``database`` is added: ``.hypothesis/examples`` for thorough)."""
+
+
+class StaleDivergenceWarning(UserWarning):
+    """A known-divergence entry covered a check that passed: the entry is stale."""
+
+
+def register_profiles(root: Path | None = None) -> None:
+    """Register the ``ci`` and ``thorough`` Hypothesis profiles (database under ``root``)."""
+    from hypothesis import HealthCheck, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    db_dir = (root or Path(".")) / ".hypothesis" / "examples"
+    common = {"suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+    settings.register_profile("ci", **common, **PROFILES["ci"])
+    settings.register_profile(
+        "thorough",
+        **common,
+        **PROFILES["thorough"],
+        database=DirectoryBasedExampleDatabase(str(db_dir)),
+    )
+
+
+register_profiles()
+
+
+@dataclass
+class HarnessState:
+    """Everything the plugin decided at configure time, plus what the run collected."""
+
+    selection: discovery.Selection
+    reference: Target | None
+    profile: str
+    out_dir: Path
+    registry: divergences.Registry
+    rows: list[report.Row] = field(default_factory=list)
+    runs: oracles.RunCache = field(default_factory=oracles.RunCache)
+    started: float = field(default_factory=time.time)
+    written: tuple[Path, Path] | None = None
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def compact(self) -> bool:
+        """Draw shapes from :data:`harness.strategies.COMPACT` (the ``ci`` profile only)."""
+        return self.profile == "ci"
+
+    def meta(self) -> dict[str, Any]:
+        """The ``meta`` block of report.json."""
+        import hypothesis
+        import numpy
+
+        return {
+            "targets": [{"name": t.name, "version": t.version} for t in self.selection.targets],
+            "unavailable": [
+                {"name": t.name, "reason": t.reason} for t in self.selection.unavailable
+            ],
+            "reference": self.reference.name if self.reference else None,
+            "profile": self.profile,
+            "compact_shapes": self.compact,
+            "hypothesis": hypothesis.__version__,
+            "numpy": numpy.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
+            "duration_s": round(time.time() - self.started, 1),
+        }
+
+
+STATE = pytest.StashKey[HarnessState]()
+ROW = pytest.StashKey[report.Row]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--targets``, ``--reference`` and ``--parity-out``."""
+    group = parser.getgroup("harness", "harness parity suites")
+    group.addoption(
+        "--targets",
+        default=None,
+        help="comma-separated targets (backend or backend:device); default $HARNESS_TARGETS, "
+        "else every available target",
+    )
+    group.addoption(
+        "--reference",
+        default=None,
+        help="reference target for VJPs and training runs; default $HARNESS_REFERENCE, else "
+        "the available backend with the highest reference_priority",
+    )
+    group.addoption(
+        "--parity-out",
+        default=None,
+        help=f"where report.json and coverage.md go; default $HARNESS_PARITY_OUT, else "
+        f"{DEFAULT_OUT}/",
+    )
+
+
+def _profile(config: pytest.Config) -> str:
+    from hypothesis import settings
+
+    name = config.getoption("hypothesis_profile", None) or os.environ.get(ENV_PROFILE) or "ci"
+    register_profiles(config.rootpath)
+    try:
+        settings.load_profile(name)
+    except Exception:
+        raise pytest.UsageError(
+            f"unknown Hypothesis profile {name!r}; valid profiles: {', '.join(PROFILES)}"
+        ) from None
+    return name
+
+
+def _reference(config: pytest.Config) -> Target | None:
+    name = config.getoption("reference") or os.environ.get(ENV_REFERENCE, "").strip()
+    if not name:
+        return discovery.default_reference()
+    try:
+        target = discovery.get_target(name)
+    except discovery.UnknownTargetError as e:
+        raise pytest.UsageError(f"--reference: {e}") from None
+    if not target.available:
+        valid = [t.name for t in discovery.all_targets() if t.available]
+        raise pytest.UsageError(
+            f"--reference: target {name!r} is unavailable ({target.reason}); available "
+            f"targets: {', '.join(valid) or '(none)'}"
+        )
+    return target
+
+
+def _registry(selection: discovery.Selection, reference: Target | None) -> divergences.Registry:
+    registry = divergences.Registry()
+    seen: set[str] = set()
+    for t in [*selection.targets, *([reference] if reference else [])]:
+        if t.backend_name in seen:
+            continue
+        seen.add(t.backend_name)
+        text = t.backend.known_divergences()
+        source = f"{t.backend_name} known_divergences.txt"
+        try:
+            registry.add(t.backend_name, divergences.parse(text, source))
+        except divergences.DivergenceFileError as e:
+            raise pytest.UsageError(str(e)) from None
+    return registry
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Select targets and the reference, load the profile, read known divergences."""
+    profile = _profile(config)
+    try:
+        selection = discovery.select(config.getoption("targets"))
+    except discovery.UnknownTargetError as e:
+        raise pytest.UsageError(f"--targets: {e}") from None
+    reference = _reference(config)
+    out = config.getoption("parity_out") or os.environ.get(ENV_PARITY_OUT) or DEFAULT_OUT
+    out_dir = Path(out) if Path(out).is_absolute() else config.rootpath / out
+    config.stash[STATE] = HarnessState(
+        selection, reference, profile, out_dir, _registry(selection, reference)
+    )
+    # ``-n N`` alone means --dist load; use loadgroup so the groups above hold (an explicit
+    # --dist wins).
+    if getattr(config.option, "dist", None) == "load" and not _explicit_dist(config):
+        config.option.dist = "loadgroup"
+    # A worker parsed only the command line; the controller tells it (below) to tag groups.
+    if getattr(config, "workerinput", {}).get(_LOADGROUP_KEY):
+        config.option.loadgroup = True
+
+
+def _state(config: pytest.Config) -> HarnessState:
+    return config.stash[STATE]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The targets that run (with versions), the unavailable ones (with reasons), the rest."""
+    from hypothesis import settings
+
+    st = _state(config)
+    lines = [
+        "harness targets: "
+        + (", ".join(f"{t.name} ({t.version})" for t in st.selection.targets) or "(none)")
+    ]
+    lines += [f"harness unavailable: {t.name}: {t.reason}" for t in st.selection.unavailable]
+    lines.append(
+        f"harness reference: {st.reference.name if st.reference else '(none)'}; "
+        f"hypothesis profile: {st.profile} ({settings.default.max_examples} examples); "
+        f"parity results: {st.out_dir}"
+    )
+    return lines
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize every test that takes ``target`` over the selected targets."""
+    if "target" in metafunc.fixturenames:
+        targets = _state(metafunc.config).selection.targets
+        metafunc.parametrize("target", targets, ids=[t.name for t in targets])
+
+
+def _group(item: pytest.Item) -> str | None:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    target = params.get("target")
+    if target is None:
+        return None
+    if "op" in params:
+        return f"{target.name}|{params['op']}"
+    case = params.get("case")
+    if isinstance(case, oracles.TrainingCase):
+        return f"training|{case.id}"  # every target's runs of a case beside its reference run
+    if case is not None:
+        return f"{target.name}|{getattr(case, 'id', case)}"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist tags node ids with their group
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group checks for pytest-xdist's ``loadgroup``: one op on one target, one workload.
+
+    A JIT compiles per process, and the training cache is per process: keeping an op's
+    checks (all oracles and dtypes) on one worker, and every run of a workload beside the
+    reference run it is compared with, avoids compiling and training the same thing twice.
+    """
+    for item in items:
+        group = _group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+def _explicit_dist(config: pytest.Config) -> bool:
+    return any(a == "-d" or a.startswith("--dist") for a in map(str, config.invocation_params.args))
+
+
+@pytest.fixture(scope="session")
+def reference(request: pytest.FixtureRequest) -> Target | None:
+    """The reference target (None when no backend volunteers)."""
+    return _state(request.config).reference
+
+
+class Parity:
+    """Runs one check for a test, applies known divergences and records the outcome."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self.request = request
+        self.state = _state(request.config)
+
+    @property
+    def settings(self) -> Any:
+        """The loaded Hypothesis profile."""
+        from hypothesis import settings
+
+        return settings.default
+
+    def _key(self) -> str:
+        return self.request.node.nodeid
+
+    def run(
+        self,
+        kind: str,
+        target: Target,
+        subject: str,
+        oracle: str,
+        dtype: str,
+        body: Callable[[bool], Any],
+    ) -> Any:
+        """Run ``body(expect_failure)`` as the check ``(target, subject, oracle, dtype)``."""
+        row = report.Row(target.name, subject, oracle, dtype, kind, nodeid=self._key())
+        self.request.node.stash[ROW] = row
+        entry = self.state.registry.match(target.backend_name, target.name, subject, oracle, dtype)
+        if entry is not None:
+            row.divergence = divergences.key(entry)
+        try:
+            result = body(entry is not None)
+        except Unsupported as e:
+            row.status, row.reason = "skip-unsupported", str(e)
+            pytest.skip(f"unsupported: {e}")
+        except oracles.NotApplicable as e:
+            row.status, row.reason = "skip", str(e)
+            pytest.skip(str(e))
+        except BaseException as e:
+            if isinstance(e, (KeyboardInterrupt, SystemExit)) or type(e).__name__ in (
+                "Skipped",
+                "XFailed",
+                "Exit",
+            ):
+                raise
+            _numbers(row, e)
+            row.reason = f"{type(e).__name__}: {e}".strip()[:2000]
+            if entry is not None:
+                row.status = "xfail"
+                pytest.xfail(f"known divergence ({entry.where}): {entry.reason}")
+            row.status = "fail"
+            raise
+        _numbers(row, result)
+        if entry is not None:
+            row.status = "stale"
+            row.reason = f"known divergence {entry.where} no longer fails"
+            warnings.warn(
+                f"stale known divergence {entry.pattern!r} ({entry.where}): "
+                f"{target.name} {subject} {oracle} {dtype} passed",
+                StaleDivergenceWarning,
+                stacklevel=2,
+            )
+        else:
+            row.status = "pass"
+        return result
+
+    def op(self, oracle: str, target: Target, op: str, dtype: str) -> oracles.Observed:
+        """Property-test ``oracle`` for ``op`` in ``dtype`` on ``target``."""
+        st = self.state
+        return self.run(
+            "op",
+            target,
+            op,
+            oracle,
+            dtype,
+            lambda xfail: oracles.check_op(
+                oracle, target, op, dtype, reference=st.reference, settings=self.settings,
+                expect_failure=xfail, compact=st.compact,
+            ),
+        )  # fmt: skip
+
+    def model(
+        self, prop: str, target: Target, case: oracles.ModelCase, dtype: str
+    ) -> oracles.Observed:
+        """Property-test the metamorphic property ``prop`` of ``case``'s loss."""
+        return self.run(
+            "model",
+            target,
+            case.id,
+            prop,
+            dtype,
+            lambda xfail: oracles.check_model(
+                prop, target, case, dtype, settings=self.settings, expect_failure=xfail,
+                compact=self.state.compact,
+            ),
+        )  # fmt: skip
+
+    def trajectory(self, target: Target, case: oracles.TrainingCase, dtype: str) -> Any:
+        """Compare ``target``'s run of ``case`` with the reference's, step by step."""
+        st = self.state
+        return self.run(
+            "training",
+            target,
+            case.id,
+            "trajectory",
+            dtype,
+            lambda _: oracles.trajectory(target, case, dtype, reference=st.reference, runs=st.runs),
+        )
+
+    def accuracy(self, target: Target, case: oracles.TrainingCase, dtype: str) -> float:
+        """Check the test accuracy of ``target``'s run of ``case``."""
+        st = self.state
+        return self.run(
+            "training",
+            target,
+            case.id,
+            "accuracy",
+            dtype,
+            lambda _: oracles.accuracy(target, case, dtype, runs=st.runs),
+        )
+
+
+def _numbers(row: report.Row, obj: Any) -> None:
+    """Copy the largest errors seen from an Observed / Agreement / Verdict / exception."""
+    ag = None
+    if isinstance(obj, oracles.Observed):
+        row.examples = obj.examples
+        ag = obj.worst
+    elif isinstance(obj, oracles.Agreement):
+        ag = obj
+    elif isinstance(obj, oracles.OracleFailure):
+        ag = obj.agreement
+    elif hasattr(obj, "max_rel_diff"):  # a trajectory Verdict
+        row.max_abs, row.max_rel = obj.max_abs_diff, obj.max_rel_diff
+        tol = obj.tolerance
+        if tol:
+            rtol = tol["rtol0"] * (obj.worst_step + 1.0) ** tol["growth"]
+            row.ratio = obj.max_rel_diff / rtol if rtol else None
+        row.extra = {"first_diverging_step": obj.first_diverging_step, "steps": obj.steps}
+        return
+    elif isinstance(obj, oracles.TrainingFailure) and obj.verdict is not None:
+        _numbers(row, obj.verdict)
+        return
+    elif isinstance(obj, float):
+        row.extra = {"value": obj}
+        return
+    if ag is not None:
+        row.max_abs, row.max_rel, row.ratio = ag.max_abs, ag.max_rel, ag.ratio
+
+
+@pytest.fixture
+def parity(request: pytest.FixtureRequest) -> Parity:
+    """Runs checks for the calling test and records them in the parity report."""
+    return Parity(request)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Record the row of a parity check once its call phase has a verdict."""
+    outcome = yield
+    rep = outcome.get_result()
+    row = item.stash.get(ROW, None)
+    if row is None or rep.when != "call":
+        return
+    if row.status is None:
+        row.status = "fail" if rep.failed else "pass"
+    _state(item.config).rows.append(row)
+    item.stash[ROW] = None  # type: ignore[assignment] - recorded once
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: tell a worker the controller schedules by group."""
+    if node.config.getvalue("dist") == "loadgroup":
+        node.workerinput[_LOADGROUP_KEY] = True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist: collect a worker's rows on the controller."""
+    rows = getattr(node, "workeroutput", {}).get(_WORKER_KEY, [])
+    _state(node.config).rows.extend(report.Row.from_dict(r) for r in rows)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Workers hand their rows to the controller; the controller writes the report."""
+    config = session.config
+    st = config.stash.get(STATE, None)
+    if st is None:
+        return
+    if _is_worker(config):
+        config.workeroutput[_WORKER_KEY] = [r.to_dict() for r in st.rows]  # type: ignore[attr-defined]
+        return
+    if not st.rows:
+        return
+    entries = {divergences.key(e): e for e in st.registry.all()}
+    outcomes = [(r.divergence, r.status == "xfail") for r in st.rows if r.divergence is not None]
+    st.stale = [
+        f"{e.pattern}  # {e.reason} ({e.where})"
+        for e in divergences.stale(entries.values(), outcomes)
+    ]
+    st.written = report.write(st.out_dir, st.rows, st.meta(), st.stale)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Print the coverage matrix and where the report went."""
+    st = config.stash.get(STATE, None)
+    if st is None or not st.rows or _is_worker(config):
+        return
+    tr = terminalreporter
+    tr.section("harness parity coverage")
+    for line in report.terminal(st.rows, st.stale).splitlines():
+        tr.write_line(line)
+    if st.written:
+        tr.write_line(f"report: {st.written[0]}  coverage matrix: {st.written[1]}")

@@ -1,0 +1,345 @@
+"""Hypothesis strategies that draw valid inputs for every op of :mod:`harness.catalog`.
+
+Everything an op needs is read from its :class:`harness.catalog.OpSpec`: the shape rule
+(the catalog's module docstring lists them), each argument's kind and value domain, the
+non-differentiable points to keep ``margin`` away from (``kinks``), and the tie rules
+(``separate``, ``distinct_last``, ``distinct_all``). Tests never special-case an op.
+
+Shapes have at most :data:`MAX_DIMS` dimensions of at most :data:`MAX_SIDE` elements;
+scalars (0-d), size-1 and size-0 dimensions are all drawn (size 0 about one side in
+thirteen, so most examples still carry values). Values are drawn in the requested dtype
+(so float32 inputs are exactly representable) and then moved, deterministically, out of
+the forbidden neighbourhoods: a map, not a filter, so nothing is rejected and shrinking
+still works (shrunk values move towards 0, sides towards 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from harness import catalog
+from harness.catalog import OpSpec
+
+MAX_SIDE = 4
+"""Largest dimension drawn."""
+MAX_DIMS = 3
+"""Most dimensions drawn (4 for the batched matmul operands is not needed: bmm is 3-D)."""
+MAX_INDICES = 5
+"""Longest index vector drawn for ``take``."""
+SEED_MAX = 2**32 - 1
+"""Seeds (for cotangents and directions) are drawn in ``[0, SEED_MAX]``; they shrink to 0."""
+
+# Sampled rather than integers(0, 4): shrinks towards 1 (the first element), and size 0
+# comes up once in thirteen draws instead of once in five.
+_SIDE0 = st.sampled_from((1, 2, 3, 4) * 3 + (0,))
+_SIDE1 = st.integers(1, MAX_SIDE)
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One drawn example: the op's positional inputs and the seed of its random directions."""
+
+    inputs: tuple[np.ndarray, ...]
+    seed: int
+
+
+Shape = tuple[int, ...]
+
+COMPACT: dict[str, tuple[tuple[Shape, ...], ...]] = {
+    "any": (((),), ((2, 1, 3),), ((0, 3),)),
+    "nonempty": (((),), ((2, 1, 3),), ((3,),)),
+    "vector": (((3,),), ((2, 1, 3),), ((2, 0),)),
+    "rows": (((3,),), ((2, 1, 3),), ((3, 1),), ((0, 3),)),
+    "rows2": (((3,),), ((2, 1, 3),), ((2, 2),)),
+    "matrix": (((2, 3),), ((3, 1),), ((0, 3),)),
+    "broadcast2": (
+        ((2, 1, 3), (2, 1, 3)),
+        ((2, 1, 3), (3,)),
+        ((2, 1), (1, 3)),
+        ((), (0, 3)),
+    ),
+    "broadcast3": (
+        ((2, 3), (3,), (2, 1)),
+        ((), (2, 3), (3,)),
+        ((0, 3), (3,), (1, 3)),
+    ),
+    "same": (((),), ((3,),), ((2, 1, 3),)),  # one shape, repeated for every argument
+    "matmul": (((2, 3), (3, 2)), ((1, 3), (3, 1)), ((2, 0), (0, 3))),
+    "bmm": (((2, 2, 3), (2, 3, 2)), ((1, 3, 1), (1, 1, 2)), ((0, 2, 3), (0, 3, 2))),
+    "mv": (((2, 3), (3,)), ((3, 1), (1,)), ((2, 0), (0,))),
+    "linear": (((2, 3), (2, 3), (2,)), ((3, 1), (2, 1), (2,)), ((0, 3), (2, 3), (2,))),
+    "cat": (((2, 3), (1, 3)), ((1,), (2,)), ((0, 3), (2, 3))),
+    "take": (((3,), (3,)), ((3, 2), (5,)), ((2, 1, 3), (0,))),
+    "gather": (((2, 3), (2, 2)), ((1, 1), (1, 3)), ((0, 3), (0, 2))),
+    "classify": (((2, 3), (2,)), ((1, 1), (1,)), ((3, 2), (3,))),
+}
+"""Compact shapes, per shape rule (``broadcast`` by arity): three or four shapes that still
+cover scalars, size-1 and size-0 dimensions, broadcasting and batches, shared between rules
+where possible. JAX compiles every primitive once per shape and dtype (~35 ms of CPU each,
+measured: a float32 softmax VJP on a new shape is ~14 compilations), so drawing from these
+keeps the ``ci`` run of a JIT target to a few compilations per op; ``thorough`` draws
+shapes freely."""
+
+
+def _shape(draw: st.DrawFn, min_dims: int, max_dims: int, side: st.SearchStrategy[int]) -> Shape:
+    ndim = draw(st.integers(min_dims, max_dims))
+    return tuple(draw(side) for _ in range(ndim))
+
+
+def _broadcast(draw: st.DrawFn, n: int) -> list[Shape]:
+    """``n`` shapes broadcasting to a drawn result: each keeps trailing dims, some set to 1."""
+    result = _shape(draw, 0, MAX_DIMS, _SIDE0)
+    shapes = []
+    for _ in range(n):
+        ndim = draw(st.integers(0, len(result)))
+        tail = result[len(result) - ndim :]
+        shapes.append(tuple(s if draw(st.booleans()) else 1 for s in tail))
+    return shapes
+
+
+@st.composite
+def shapes_for(draw: st.DrawFn, op: OpSpec, compact: bool = False) -> list[Shape]:
+    """Shapes for every argument of ``op`` following its shape rule (from a menu if compact)."""
+    rule, n = op.shapes, op.arity
+    if compact:
+        menu = f"broadcast{n}" if rule == "broadcast" else rule
+        if menu not in COMPACT:
+            raise ValueError(f"op {op.name!r}: no compact shapes for rule {rule!r} ({n} args)")
+        shapes = list(draw(st.sampled_from(COMPACT[menu])))
+        return shapes * n if rule == "same" else shapes
+    if rule == "any":
+        return [_shape(draw, 0, MAX_DIMS, _SIDE0)]
+    if rule == "nonempty":
+        return [_shape(draw, 0, MAX_DIMS, _SIDE1)]
+    if rule == "vector":
+        return [_shape(draw, 1, MAX_DIMS, _SIDE0)]
+    if rule in ("rows", "rows2"):
+        lead = _shape(draw, 0, MAX_DIMS - 1, _SIDE0)
+        last = draw(st.integers(1 if rule == "rows" else 2, MAX_SIDE))
+        return [(*lead, last)]
+    if rule == "matrix":
+        return [_shape(draw, 2, 2, _SIDE0)]
+    if rule == "broadcast":
+        return _broadcast(draw, n)
+    if rule == "same":
+        return [_shape(draw, 0, MAX_DIMS, _SIDE1)] * n
+    if rule == "matmul":
+        m, k, p = (draw(_SIDE0) for _ in range(3))
+        return [(m, k), (k, p)]
+    if rule == "bmm":
+        b, m, k, p = (draw(_SIDE0) for _ in range(4))
+        return [(b, m, k), (b, k, p)]
+    if rule == "mv":
+        m, k = draw(_SIDE0), draw(_SIDE0)
+        return [(m, k), (k,)]
+    if rule == "linear":
+        rows, i, o = (draw(_SIDE0) for _ in range(3))
+        return [(rows, i), (o, i), (o,)]
+    if rule == "cat":
+        rest = _shape(draw, 0, MAX_DIMS - 1, _SIDE0)
+        return [(draw(_SIDE0), *rest), (draw(_SIDE0), *rest)]
+    if rule == "take":
+        return [
+            (draw(_SIDE1), *_shape(draw, 0, MAX_DIMS - 1, _SIDE0)),
+            (draw(st.integers(0, MAX_INDICES)),),
+        ]
+    if rule == "gather":
+        rows, c, k = draw(_SIDE0), draw(_SIDE1), draw(_SIDE0)
+        return [(rows, c), (rows, k)]
+    if rule == "classify":
+        rows, c = draw(_SIDE1), draw(_SIDE1)
+        return [(rows, c), (rows,)]
+    raise ValueError(
+        f"op {op.name!r} has unknown shape rule {rule!r}; valid rules: any, nonempty, vector, "
+        "rows, rows2, matrix, broadcast, same, matmul, bmm, mv, linear, cat, take, gather, "
+        "classify"
+    )
+
+
+def index_bound(rule: str, shapes: Sequence[Shape]) -> int:
+    """Exclusive upper bound of the int64 index argument of a ``take``/``gather``/``classify``."""
+    if rule == "take":
+        return shapes[0][0]
+    if rule in ("gather", "classify"):
+        return shapes[0][1]
+    raise ValueError(f"shape rule {rule!r} has no index argument")
+
+
+def _guard(margin: float) -> float:
+    # A hair over the margin so that the cast back to float32 cannot land inside it.
+    return margin * (1 + 1e-3)
+
+
+def push_from_kinks(
+    x: np.ndarray, kinks: Sequence[float], margin: float, domain: tuple[float, float]
+) -> np.ndarray:
+    """``x`` with every value closer than ``margin`` to a kink moved to ``kink +- margin``.
+
+    Values move to the side they were on (a value at the kink goes up), or to the other
+    side when that side leaves the domain.
+    """
+    if not kinks or x.size == 0:
+        return x
+    lo, hi = domain
+    g = _guard(margin)
+    v = x.astype(np.float64)
+    for k in kinks:
+        near = np.abs(v - k) < margin
+        up = np.where(v >= k, k + g, k - g)
+        other = np.where(v >= k, k - g, k + g)
+        dest = np.where((up < lo) | (up > hi), other, up)
+        v = np.where(near, dest, v)
+    return v.astype(x.dtype)
+
+
+def spread(v: np.ndarray, margin: float, domain: tuple[float, float]) -> np.ndarray:
+    """A 1-D array with the same order of values, every two at least ``margin`` apart.
+
+    Keeps ``v`` where it already is spread: raises values only as much as needed, then, if
+    that overflowed the domain, lowers the top ones only as much as needed.
+    """
+    if v.size < 2:
+        return v
+    g = _guard(margin)
+    order = np.argsort(v, kind="stable")
+    s = v[order].astype(np.float64)
+    for i in range(1, len(s)):
+        s[i] = max(s[i], s[i - 1] + g)
+    lo, hi = domain
+    s[-1] = min(s[-1], hi)
+    for i in range(len(s) - 2, -1, -1):
+        s[i] = min(s[i], s[i + 1] - g)
+    if s[0] < lo:
+        raise ValueError(f"cannot place {v.size} values {margin} apart inside {domain}")
+    out = np.empty_like(s)
+    out[order] = s
+    return out.astype(v.dtype)
+
+
+def separate(
+    a: np.ndarray, b: np.ndarray, margin: float, domain: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` adjusted so that, broadcast together, they differ by ``margin`` everywhere.
+
+    The argument that has the full broadcast shape is moved elementwise; when neither has it
+    (both are broadcast), both are snapped to interleaved lattices ``2m*i`` and ``2m*i + m``.
+    """
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    if int(np.prod(shape)) == 0:
+        return a, b
+    lo, hi = domain
+    g = _guard(margin)
+
+    def moved(fixed: np.ndarray, free: np.ndarray) -> np.ndarray:
+        f = np.broadcast_to(fixed, shape).astype(np.float64)
+        v = free.astype(np.float64)
+        d = v - f
+        step = np.where(d >= 0, g, -g)
+        dest = np.where((f + step < lo) | (f + step > hi), f - step, f + step)
+        return np.where(np.abs(d) < margin, dest, v).astype(free.dtype)
+
+    if b.shape == shape:
+        return a, moved(a, b)
+    if a.shape == shape:
+        return moved(b, a), b
+    spacing = 2 * g
+
+    def snap(x: np.ndarray, offset: float) -> np.ndarray:
+        i = np.round((x.astype(np.float64) - offset) / spacing)
+        i = np.clip(i, np.ceil((lo - offset) / spacing), np.floor((hi - offset) / spacing))
+        return (i * spacing + offset).astype(x.dtype)
+
+    return snap(a, 0.0), snap(b, g)
+
+
+def _fix(op: OpSpec, arrays: list[np.ndarray]) -> list[np.ndarray]:
+    out = list(arrays)
+    for i, spec in enumerate(op.args):
+        if spec.kind == "float" and spec.kinks:
+            out[i] = push_from_kinks(out[i], spec.kinks, op.margin, spec.domain)
+    if op.separate:
+        i, j = op.diff_argnums[:2]
+        domain = (
+            max(op.args[i].domain[0], op.args[j].domain[0]),
+            min(op.args[i].domain[1], op.args[j].domain[1]),
+        )
+        out[i], out[j] = separate(out[i], out[j], op.margin, domain)
+    for i in op.diff_argnums:
+        x = out[i]
+        if op.distinct_last and x.ndim and x.size:
+            rows = x.reshape(-1, x.shape[-1])
+            out[i] = np.stack([spread(r, op.margin, op.args[i].domain) for r in rows]).reshape(
+                x.shape
+            )
+        if op.distinct_all and x.size:
+            out[i] = spread(x.reshape(-1), op.margin, op.args[i].domain).reshape(x.shape)
+    return out
+
+
+def _floats(lo: float, hi: float, dtype: str) -> st.SearchStrategy[float]:
+    if dtype == "float32":
+        # The domain's bounds rounded inwards to float32 (0.1 is not a float32).
+        lo32, hi32 = np.float32(lo), np.float32(hi)
+        lo = float(lo32 if lo32 >= lo else np.nextafter(lo32, np.float32(np.inf)))
+        hi = float(hi32 if hi32 <= hi else np.nextafter(hi32, np.float32(-np.inf)))
+    return st.floats(
+        lo,
+        hi,
+        width=32 if dtype == "float32" else 64,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+
+
+@st.composite
+def op_inputs(
+    draw: st.DrawFn, op: str | OpSpec, dtype: str, compact: bool = False
+) -> tuple[np.ndarray, ...]:
+    """Valid inputs for ``op``: float arguments in ``dtype``, int64 indices, bool masks.
+
+    ``compact`` draws shapes from :data:`COMPACT` instead of freely.
+    """
+    spec = catalog.get(op) if isinstance(op, str) else op
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"unknown dtype {dtype!r}; valid choices: float32, float64")
+    shapes = draw(shapes_for(spec, compact))
+    arrays: list[np.ndarray] = []
+    for i, (arg, shape) in enumerate(zip(spec.args, shapes, strict=True)):
+        if arg.kind == "float":
+            lo, hi = arg.domain
+            arrays.append(draw(hnp.arrays(np.dtype(dtype), shape, elements=_floats(lo, hi, dtype))))
+        elif arg.kind == "index":
+            upper = index_bound(spec.shapes, shapes)
+            arrays.append(
+                draw(hnp.arrays(np.int64, shape, elements=st.integers(0, max(upper - 1, 0))))
+            )
+        elif arg.kind == "mask":
+            arrays.append(draw(hnp.arrays(np.bool_, shape)))
+        else:
+            raise ValueError(
+                f"op {spec.name!r} argument {i} has unknown kind {arg.kind!r}; "
+                "valid kinds: float, index, mask"
+            )
+    return tuple(_fix(spec, arrays))
+
+
+def op_cases(op: str | OpSpec, dtype: str, compact: bool = False) -> st.SearchStrategy[OpCase]:
+    """Inputs for ``op`` in ``dtype`` together with a seed for cotangents and directions."""
+    return st.builds(OpCase, op_inputs(op, dtype, compact), st.integers(0, SEED_MAX))
+
+
+def directions(
+    seed: int, shapes: Sequence[tuple[int, ...]], dtype: str, *, stream: int
+) -> list[np.ndarray]:
+    """Seeded random arrays, one per shape, in ``dtype``: stream 0 standard normal (cotangents),
+    stream 1 uniform in [-1, 1] (tangent directions, so that ``h * u`` never exceeds ``h``).
+    """
+    rng = np.random.default_rng([seed, stream])
+    if stream == 1:
+        return [rng.uniform(-1.0, 1.0, size=s).astype(dtype) for s in shapes]
+    return [rng.standard_normal(size=s).astype(dtype) for s in shapes]

@@ -1,0 +1,1 @@
+"""Deliberately broken targets: proof that the parity suites catch real bugs."""

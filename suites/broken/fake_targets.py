@@ -1,0 +1,49 @@
+"""A pytest plugin that puts deliberately broken targets beside the real reference target.
+
+Load it with ``-p suites.broken.fake_targets`` (before the harness plugin selects targets):
+discovery then knows the reference target, ``broken-tanh:<device>`` (tanh's backward uses
+``1 - y``; see :mod:`suites.broken.targets`) with a known-divergences file, and an
+unavailable target with its reason. The real suites then run unchanged against them.
+"""
+
+from __future__ import annotations
+
+from harness import discovery
+from harness.contract import DeviceStatus
+from suites.broken.targets import WrongGradient, as_target
+
+KNOWN = """\
+# One entry that still fails (xfail) and one whose check passes (stale).
+broken-tanh:* tanh finite_differences float32  # the deliberate 1 - y bug, known
+broken-tanh:* sigmoid forward float64  # nothing wrong with sigmoid: this entry is stale
+"""
+
+
+class KnownWrongGradient(WrongGradient):
+    """The broken tanh, with a known-divergences file."""
+
+    def known_divergences(self) -> str:
+        return KNOWN
+
+
+class Missing(WrongGradient):
+    """A backend whose only device is unavailable."""
+
+    def devices(self) -> list[DeviceStatus]:
+        return [DeviceStatus("gpu", False, "no such device on this machine (deliberately)")]
+
+
+_real = discovery._discover
+
+
+def _targets() -> tuple[discovery.Target, ...]:
+    reference = discovery.default_reference(list(_real()))
+    if reference is None:
+        return ()
+    broken = as_target(KnownWrongGradient(reference.backend, "broken-tanh"), reference.device)
+    missing = Missing(reference.backend, "missing")
+    absent = discovery.Target(missing, "missing", "gpu", False, missing.devices()[0].reason)
+    return (reference, broken, absent)
+
+
+discovery._discover = _targets  # type: ignore[assignment]

@@ -1,0 +1,102 @@
+"""The op oracles catch deliberately broken gradients, and pass the real backend they wrap.
+
+Each test runs the very property the parity suite runs (:func:`harness.oracles.check_op`,
+the loaded Hypothesis profile's settings) on a broken target and asserts that it fails with a
+report naming the target, the op, the oracle and the dtype, with a shrunk input and a
+reproducer; then runs it on the unbroken backend and asserts that it passes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import settings
+
+from harness import oracles
+from harness.discovery import Target
+from suites.broken.targets import WrongBroadcastReduction, WrongGradient, as_target
+
+
+@pytest.fixture
+def inner(reference: Target | None) -> Target:
+    """The real target the broken ones wrap (the reference target)."""
+    if reference is None:
+        pytest.skip("no reference target to wrap")
+    return reference
+
+
+def _fails(oracle: str, target: Target, op: str, dtype: str, reference: Target) -> str:
+    with pytest.raises(oracles.OracleFailure) as info:
+        oracles.check_op(
+            oracle, target, op, dtype, reference=reference, settings=settings.default,
+            compact=True,
+        )  # fmt: skip
+    message = str(info.value)
+    assert message.startswith(f"{target.name}  {op}  {oracle}  {dtype}:"), message
+    assert "reproducer:" in message and f'"{op}"' in message, message
+    return message
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("oracle", ["vjp_reference", "finite_differences", "jvp_vjp"])
+def test_wrong_gradient_is_caught(inner: Target, oracle: str, dtype: str) -> None:
+    """tanh's backward with 1 - y instead of 1 - y**2 fails every gradient oracle."""
+    if oracle == "jvp_vjp" and not inner.backend.capabilities.jvp:
+        pytest.skip(f"{inner.name} has no forward mode")
+    broken = as_target(WrongGradient(inner.backend, "broken-tanh-grad"), inner.device)
+    message = _fails(oracle, broken, "tanh", dtype, inner)
+    assert "inputs:" in message and "seed" in message
+
+
+@pytest.mark.parametrize("oracle", ["vjp_reference", "finite_differences"])
+def test_wrong_gradient_spares_other_ops(inner: Target, oracle: str) -> None:
+    """The same broken target passes on an op it does not break, and the real one on tanh."""
+    broken = as_target(WrongGradient(inner.backend, "broken-tanh-grad"), inner.device)
+    observed = oracles.check_op(
+        oracle, broken, "sigmoid", "float64", reference=inner, settings=settings.default,
+        compact=True,
+    )  # fmt: skip
+    assert observed.examples > 0 and observed.worst.passed
+    observed = oracles.check_op(
+        "finite_differences", inner, "tanh", "float64", settings=settings.default, compact=True
+    )
+    assert observed.worst.passed and observed.worst.ratio < 1
+
+
+@pytest.mark.parametrize("compact", [True, False], ids=["compact", "free"])
+@pytest.mark.parametrize("oracle", ["broadcast_reduction", "vjp_reference", "finite_differences"])
+def test_wrong_broadcast_reduction_is_caught(inner: Target, oracle: str, compact: bool) -> None:
+    """add's backward that averages over broadcast dimensions fails, on a broadcast input."""
+    broken = as_target(WrongBroadcastReduction(inner.backend, "broken-add-bcast"), inner.device)
+    with pytest.raises(oracles.OracleFailure) as info:
+        oracles.check_op(
+            oracle, broken, "add", "float64", reference=inner, settings=settings.default,
+            compact=compact,
+        )  # fmt: skip
+    message = str(info.value)
+    assert message.startswith(f"broken-add-bcast:{inner.device}  add  {oracle}  float64:")
+    # The minimal failing input Hypothesis kept really broadcasts (shapes differ).
+    inputs = info.value.agreement  # the numbers are there too
+    assert inputs.ratio > 1
+    shapes = [line for line in message.splitlines() if line.startswith("  arg ")]
+    assert len({s.split("=")[0].split(":")[1] for s in shapes}) == 2, message
+
+
+def test_broadcast_oracle_passes_the_real_backend(inner: Target) -> None:
+    """The unbroken add (and mul, whose gradient depends on the other input) pass."""
+    for op in ("add", "mul"):
+        observed = oracles.check_op(
+            "broadcast_reduction", inner, op, "float32", settings=settings.default, compact=False
+        )
+        assert observed.examples > 0 and observed.worst.passed
+
+
+def test_reproducer_reruns_the_failing_check(inner: Target) -> None:
+    """The reproducer in a failure report is valid Python that fails the same way."""
+    broken = as_target(WrongGradient(inner.backend, "broken-tanh-grad"), inner.device)
+    message = _fails("finite_differences", broken, "tanh", "float32", inner)
+    code = message.split("reproducer:\n", 1)[1]
+    code = code.replace(f'discovery.get_target("{broken.name}")', "broken")
+    namespace = {"broken": broken, "np": np}
+    with pytest.raises(oracles.OracleFailure, match="tanh  finite_differences  float32"):
+        exec(code, namespace)

@@ -1,0 +1,81 @@
+"""The trajectory comparison catches deliberately broken training loops.
+
+:class:`~suites.broken.targets.LoopTrainer` trains through the contract (the reference
+backend's ops and VJP) with NumPy optimizers. Without a bug it must agree with the reference
+target's run to float64 precision; each bug must be reported by
+:func:`harness.oracles.trajectory` -- the function the training suite calls -- with the step
+where it first shows.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import oracles
+from harness.discovery import Target
+from suites.broken.targets import LoopTrainer, as_target
+
+SGD = oracles.TrainingCase("breast_cancer", "logreg", "sgd", "minibatch", 2)
+MOMENTUM = oracles.TrainingCase("breast_cancer", "mlp:8,8", "momentum", "minibatch", 2)
+STEPS_PER_EPOCH = 15  # 455 training rows in batches of 32: 14 full ones and one of 7
+
+
+@pytest.fixture(scope="module")
+def runs() -> oracles.RunCache:
+    """One cache for the module: the reference runs are computed once."""
+    return oracles.RunCache()
+
+
+@pytest.fixture
+def inner(reference: Target | None) -> Target:
+    """The real target the loops train through (the reference target)."""
+    if reference is None:
+        pytest.skip("no reference target")
+    if "float64" not in reference.backend.capabilities.dtypes:
+        pytest.skip(f"{reference.name} has no float64")
+    return reference
+
+
+def _verdict(inner: Target, bug: str | None, case: oracles.TrainingCase, runs: oracles.RunCache):  # type: ignore[no-untyped-def]
+    loop = as_target(LoopTrainer(inner.backend, bug), inner.device)
+    return oracles.trajectory(loop, case, "float64", reference=inner, runs=runs)
+
+
+@pytest.mark.parametrize("case", [SGD, MOMENTUM], ids=lambda c: c.id)
+def test_correct_loop_agrees(inner: Target, case: oracles.TrainingCase, runs) -> None:  # type: ignore[no-untyped-def]
+    """Without a bug the contract-level loop follows the reference run step by step."""
+    verdict = _verdict(inner, None, case, runs)
+    assert verdict.agrees and verdict.steps == 2 * STEPS_PER_EPOCH
+
+
+def test_sum_instead_of_mean_is_caught(inner: Target, runs) -> None:  # type: ignore[no-untyped-def]
+    """Backpropagating the summed loss (logging the mean) diverges at step 1."""
+    with pytest.raises(oracles.TrainingFailure) as info:
+        _verdict(inner, "sum_loss", SGD, runs)
+    assert info.value.verdict is not None
+    assert info.value.verdict.first_diverging_step == 1
+    message = str(info.value)
+    assert "loop-sum_loss" in message and "trajectory  float64" in message
+    assert "first diverging step: 1 (epoch 0, step 1 of the epoch)" in message
+    assert "most drifted parameter linear0." in message
+
+
+def test_wrong_momentum_rule_is_caught(inner: Target, runs) -> None:  # type: ignore[no-untyped-def]
+    """An EMA momentum buffer instead of PyTorch's diverges after the first update."""
+    with pytest.raises(oracles.TrainingFailure) as info:
+        _verdict(inner, "ema_momentum", MOMENTUM, runs)
+    assert info.value.verdict is not None
+    assert info.value.verdict.first_diverging_step == 1
+    assert "most drifted parameter" in str(info.value)
+
+
+def test_dropped_partial_batch_is_caught(inner: Target, runs) -> None:  # type: ignore[no-untyped-def]
+    """Dropping the last partial batch changes the step count and diverges at step 14."""
+    with pytest.raises(oracles.TrainingFailure) as info:
+        _verdict(inner, "drop_last", SGD, runs)
+    message = str(info.value)
+    assert "step count: 28 against 30 in the reference" in message
+    assert "first diverging step in the common prefix: 14 (epoch 0, step 14 of the epoch)" in (
+        message
+    )
+    assert info.value.verdict is not None and info.value.verdict.first_diverging_step == 14
