@@ -451,15 +451,15 @@ def _loss_scale(g: Any, reduction: str, n: int) -> Any:
 @register("bce_with_logits")
 def _bce_with_logits(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     # loss = (1 - y) z + softplus(-z): d/dz = sigmoid(z) - y, d/dy = -z.
-    reduction, softplus_z = node.ctx
+    reduction, softplus_neg_z = node.ctx
     need_z, need_y = node.parents
-    scale = _loss_scale(g, reduction, softplus_z.size)
+    scale = _loss_scale(g, reduction, softplus_neg_z.size)
     z = node.input(0, xp)
     gz = None
     if need_z is not None:
-        # sigmoid(z) = exp(z - softplus(z)) reuses the forward's softplus on the NumPy path;
+        # sigmoid(z) = exp(-softplus(-z)) reuses the forward's softplus on the NumPy path;
         # a recorded backward needs sigmoid itself (differentiable in z).
-        s = xp.sigmoid(z) if xp.graph else np.exp(z - softplus_z)
+        s = xp.sigmoid(z) if xp.graph else np.exp(-softplus_neg_z)
         gz = (s - node.input(1, xp)) * scale
     gy = -z * scale if need_y is not None else None
     return gz, gy

@@ -379,3 +379,47 @@ def test_random_split_is_seeded_and_disjoint() -> None:
     got = sorted(int(a[i][0]) for i in range(7)) + sorted(int(b[i][0]) for i in range(3))
     assert sorted(got) == list(range(10))
     assert [int(a[i][0]) for i in range(7)] == [int(c[i][0]) for i in range(7)]
+
+
+def _confident(m: Any) -> tuple[np.ndarray, float, np.ndarray, float]:
+    """Float32 BCE-with-logits and cross-entropy at confident logits: grads and losses."""
+    z = m.tensor([8.0, 15.0, 30.0, -8.0, -15.0, -30.0], requires_grad=True)
+    y = m.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    bce = m.nn.functional.binary_cross_entropy_with_logits(z, y)
+    bce.backward()
+    logits = m.tensor([[12.0, -3.0, 0.5], [-2.0, 20.0, 1.0]], requires_grad=True)
+    ce = m.nn.functional.cross_entropy(logits, m.tensor([0, 1]))
+    ce.backward()
+    return z.grad.numpy().copy(), bce.item(), logits.grad.numpy().copy(), ce.item()
+
+
+def test_fused_losses_keep_float32_accuracy_at_confident_logits() -> None:
+    # Confident, correct predictions have tiny gradients; Adam divides by their own scale,
+    # so their float32 error must stay at float32's resolution: sigmoid(z) - 1 cannot be
+    # finer than the spacing of floats below 1 (eps/2), sigmoid(-z) must be relatively exact.
+    # (A VJP taking sigmoid as exp(z - softplus(z)) is off by ~ulp(z) there: 16x too much at
+    # z = 8, and it derailed a 100-epoch float32 Adam run.)
+    zg, bce, cg, ce = _confident(E)
+    z64 = np.array([8.0, 15.0, 30.0, -8.0, -15.0, -30.0])
+    y = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    exact = (1 / (1 + np.exp(-z64)) - y) / 6
+    resolution = np.finfo(np.float32).eps / 6
+    np.testing.assert_allclose(zg[:3], exact[:3], rtol=0, atol=resolution)
+    np.testing.assert_allclose(zg[3:], exact[3:], rtol=1e-5)
+    logits = np.array([[12.0, -3.0, 0.5], [-2.0, 20.0, 1.0]])
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    # log of a sum just above 1 (as PyTorch's log_softmax): resolution eps in absolute terms
+    assert ce == pytest.approx(-logp[[0, 1], [0, 1]].mean(), rel=0, abs=np.finfo(np.float32).eps)
+    soft = np.exp(logp)
+    soft[[0, 1], [0, 1]] -= 1
+    np.testing.assert_allclose(cg, soft / 2, rtol=1e-4, atol=np.finfo(np.float32).eps / 2)
+    assert bce == pytest.approx(np.mean(np.log1p(np.exp(-np.abs(z64)))), rel=1e-3)
+
+
+def test_fused_losses_at_confident_logits_match_torch_float32(torch_mod: Any) -> None:
+    mine, ref = _confident(E), _confident(torch_mod)
+    np.testing.assert_allclose(mine[0], ref[0], rtol=1e-6, atol=np.finfo(np.float32).eps / 6)
+    assert mine[1] == pytest.approx(ref[1], rel=1e-6)  # PyTorch's own formula, same rounding
+    np.testing.assert_allclose(mine[2], ref[2], rtol=1e-5, atol=1e-9)
+    assert mine[3] == pytest.approx(ref[3], rel=1e-6)

@@ -104,8 +104,11 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """Binary cross-entropy on logits, ``(1 - y) z + log(1 + e**-z)``, stable for any z.
 
-    Without ``weight``/``pos_weight`` it is one node (forward ``softplus(z) - z y`` by
-    ``logaddexp``; VJP ``sigmoid(z) - y``).
+    Without ``weight``/``pos_weight`` it is one node: forward PyTorch's
+    ``(1 - y) z + softplus(-z)``, VJP ``sigmoid(z) - y`` with ``sigmoid(z)`` taken as
+    ``exp(-softplus(-z))`` from the saved ``softplus(-z)`` (accurate for every z; the shorter
+    ``softplus(z) - z y`` cancels for confident positives and loses float32 digits exactly
+    where Adam magnifies tiny gradients).
     """
     if reduction not in REDUCTIONS:
         _check_reduction(reduction)
@@ -127,13 +130,13 @@ def binary_cross_entropy_with_logits(
     zd, yd = input._data, target._data
     if zd.dtype is not yd.dtype:
         zd, yd = _promote(input, target)
-    softplus_z = np.logaddexp(0, zd)
-    elems = softplus_z - zd * yd
+    softplus_neg_z = np.logaddexp(0, -zd)
+    elems = (1 - yd) * zd + softplus_neg_z
     # The mean, inlined (the training step's loss): ops.mean_all without the call.
     out = np.add.reduce(elems, axis=None) / elems.size if reduction == "mean" else elems
     if reduction == "sum":
         out = np.add.reduce(elems, axis=None)
-    return _record("bce_with_logits", out, (input, target), (reduction, softplus_z))
+    return _record("bce_with_logits", out, (input, target), (reduction, softplus_neg_z))
 
 
 def binary_cross_entropy(
@@ -226,9 +229,11 @@ def cross_entropy(
     safe, rows, onehot, denom, _ = _class_targets(
         input, target, weight, ignore_index, "cross_entropy"
     )
-    zd = input._data
-    lse = ops.logsumexp_array(zd, (1,))[:, 0]
-    elems = (lse - zd[np.arange(len(safe)), safe]) * rows
+    # Shifted by the row max before subtracting the target logit (PyTorch's log_softmax):
+    # logsumexp(z) - z_t would cancel for confident rows and lose float32 digits.
+    shifted = input._data - np.max(input._data, axis=1, keepdims=True)
+    log_norm = np.log(np.sum(np.exp(shifted), axis=1))
+    elems = (log_norm - shifted[np.arange(len(safe)), safe]) * rows
     out = elems.sum() / denom if reduction == "mean" else _reduce(elems, reduction)
     return _record(
         "cross_entropy", out, (input, _operand(target)), (reduction, rows, denom, onehot)
