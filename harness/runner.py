@@ -27,12 +27,11 @@ Definitions recorded in ``report.json`` (see ``results/README.md``):
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -388,13 +387,6 @@ def steady_elapsed(epoch_s: np.ndarray) -> np.ndarray:
     return np.cumsum(e)
 
 
-def _accepts_on_epoch(train: Callable[..., Any]) -> bool:
-    try:
-        return "on_epoch" in inspect.signature(train).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 @contextlib.contextmanager
 def _collect_runtime_warnings(sink: list[str]) -> Iterator[None]:
     """Silence (and record) overflow / invalid-value warnings: a NaN is a verdict, not noise."""
@@ -421,15 +413,13 @@ def train_one(
 ) -> Run:
     """Train ``workload`` on ``target``; exceptions become an ``error`` run, not a crash."""
     run = Run(target.name, workload.spec["mode"], is_reference, "ok")
-    train = target.backend.train
-    kwargs: dict[str, Any] = {"device": target.device}
-    if _accepts_on_epoch(train):
-        kwargs["on_epoch"] = lambda _epoch: progress.advance(key)
     progress.begin(key)
     t0 = time.perf_counter()
     try:
         with _collect_runtime_warnings(run.runtime_warnings):
-            history = train(workload, **kwargs)
+            history = target.backend.train(
+                workload, device=target.device, on_epoch=lambda _e: progress.advance(key)
+            )
     except Unsupported as e:
         run.status, run.error = "unsupported", str(e) or type(e).__name__
     except Exception as e:

@@ -215,8 +215,8 @@ class JaxBackend(Backend):
             return self._grads_to_numpy(second, primals, argnums)
 
     # -- training ----------------------------------------------------------------------
-    def train(self, workload, *, device):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
         from implementations.jax_backend.train import train
 
-        history: History = train(workload, device)
+        history: History = train(workload, device, on_epoch=on_epoch)
         return history

@@ -156,15 +156,23 @@ def programs(workload: Workload, tx: Any) -> Programs:
     return Programs(batch_loss, step, epoch, evaluate)
 
 
-def train(workload: Workload, device: str, *, loop: str = "scan") -> History:
+def train(
+    workload: Workload,
+    device: str,
+    *,
+    loop: str = "scan",
+    on_epoch: Callable[[int], None] | None = None,
+) -> History:
     """Train ``workload`` on ``jax:<device>``; ``loop`` is ``scan`` (default) or ``step``."""
     if loop not in LOOPS:
         raise ValueError(f"unknown loop {loop!r}; valid choices: {', '.join(LOOPS)}")
     with scope():
-        return _train(workload, device, loop)
+        return _train(workload, device, loop, on_epoch)
 
 
-def _train(workload: Workload, device: str, loop: str) -> History:
+def _train(
+    workload: Workload, device: str, loop: str, on_epoch: Callable[[int], None] | None
+) -> History:
     import jax
 
     from implementations.jax_backend import optim
@@ -218,6 +226,8 @@ def _train(workload: Workload, device: str, loop: str) -> History:
             loss_e, correct = evaluate_c(params, x_tr, y_tr, x_te, y_te)
             train_loss.append(float(loss_e))
             test_acc.append(int(correct) / len(ds.y_test))
+            if on_epoch is not None:
+                on_epoch(e)
 
     return History(
         step_loss=np.concatenate(step_loss),

@@ -143,9 +143,9 @@ class NumpyBackend(Backend):
         ]
 
     # -- training --------------------------------------------------------------------------
-    def train(self, workload, *, device):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
         from implementations.numpy_autograd.train import train
 
         _check(device)
-        history: History = train(workload)
+        history: History = train(workload, on_epoch)
         return history

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,7 @@ class _EpochBatches(Sampler):
         return len(self.batches)
 
 
-def train(workload: Workload) -> History:
+def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> History:
     """Train ``workload`` on the engine and return its history."""
     dtype = {"float32": torch.float32, "float64": torch.float64}[workload.dtype]
     ds = workload.dataset
@@ -110,6 +110,8 @@ def train(workload: Workload) -> History:
             out = model(x_test)
             pred = (out.squeeze(-1) > 0).to(y_test.dtype) if binary else out.argmax(-1)
             test_acc.append(float((pred == y_test).double().mean()))
+        if on_epoch is not None:
+            on_epoch(len(epoch_s) - 1)
 
     return History(
         step_loss=np.concatenate(step_loss),
