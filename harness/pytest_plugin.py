@@ -82,7 +82,11 @@ def register_profiles(root: Path | None = None) -> None:
     from hypothesis.database import DirectoryBasedExampleDatabase
 
     db_dir = (root or Path(".")) / ".hypothesis" / "examples"
-    common = {"suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+    common = {
+        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+        # One minimal failure per check, so the report is one OracleFailure with its numbers.
+        "report_multiple_bugs": False,
+    }
     settings.register_profile("ci", **common, **PROFILES["ci"])
     settings.register_profile(
         "thorough",
@@ -260,8 +264,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize every test that takes ``target`` over the selected targets."""
     if "target" in metafunc.fixturenames:
-        targets = _state(metafunc.config).selection.targets
-        metafunc.parametrize("target", targets, ids=[t.name for t in targets])
+        selection = _state(metafunc.config).selection
+        if selection.targets:
+            targets = selection.targets
+            metafunc.parametrize("target", targets, ids=[t.name for t in targets])
+            return
+        why = "; ".join(f"{t.name}: {t.reason}" for t in selection.unavailable) or "none found"
+        skip = pytest.mark.skip(reason=f"no available target ({why})")
+        metafunc.parametrize("target", [pytest.param(None, marks=skip, id="no-target")])
 
 
 def _group(item: pytest.Item) -> str | None:

@@ -8,9 +8,11 @@ unavailable target with its reason. The real suites then run unchanged against t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from harness import discovery
-from harness.contract import DeviceStatus
-from suites.broken.targets import WrongGradient, as_target
+from harness.contract import Backend, Capabilities, DeviceStatus, OpFn, Unsupported
+from suites.broken.targets import Wrapped, WrongGradient, as_target
 
 KNOWN = """\
 # One entry that still fails (xfail) and one whose check passes (stale).
@@ -33,6 +35,29 @@ class Missing(WrongGradient):
         return [DeviceStatus("gpu", False, "no such device on this machine (deliberately)")]
 
 
+class Limited(Wrapped):
+    """float32 only, no forward mode, no second order, no training, no ``sigmoid``, and a
+    VJP that raises Unsupported for ``tanh``: every check of it must be skip-unsupported."""
+
+    capabilities = Capabilities(dtypes=("float32",))
+
+    def __init__(self, inner: Backend, name: str) -> None:
+        super().__init__(inner, name)
+        self.capabilities = Limited.capabilities  # type: ignore[misc]
+        self._ops = {k: v for k, v in self.inner.ops().items() if k != "sigmoid"}
+
+    def ops(self) -> Mapping[str, OpFn]:
+        return self._ops
+
+    def unsupported_reasons(self) -> Mapping[str, str]:
+        return {"sigmoid": "left out on purpose"}
+
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+        if fn is self._ops["tanh"]:
+            raise Unsupported("limited: no reverse mode for tanh")
+        return super().vjp(fn, primals, cotangent, device=device, argnums=argnums)
+
+
 _real = discovery._discover
 
 
@@ -43,7 +68,8 @@ def _targets() -> tuple[discovery.Target, ...]:
     broken = as_target(KnownWrongGradient(reference.backend, "broken-tanh"), reference.device)
     missing = Missing(reference.backend, "missing")
     absent = discovery.Target(missing, "missing", "gpu", False, missing.devices()[0].reason)
-    return (reference, broken, absent)
+    limited = as_target(Limited(reference.backend, "limited"), reference.device)
+    return (reference, broken, limited, absent)
 
 
 discovery._discover = _targets  # type: ignore[assignment]

@@ -59,11 +59,33 @@ def test_suite_catches_broken_gradient_under_xdist(
     failed = {f"{f['subject']} {f['oracle']} {f['dtype']}" for f in report["failures"]}
     assert "tanh finite_differences float64" in failed
     assert "sigmoid" not in " ".join(failed)
+    limited = next(t for t in report["results"] if t.startswith("limited:"))
+    statuses = {
+        (op, oracle, dtype): row["status"]
+        for op, by_oracle in report["results"][limited].items()
+        for oracle, by_dtype in by_oracle.items()
+        for dtype, row in by_dtype.items()
+    }
+    assert statuses.pop(("tanh", "forward", "float32")) == "pass"
+    assert set(statuses.values()) == {"skip-unsupported"}, statuses
+    reasons = {row["reason"] for row in report["results"][limited]["tanh"]["jvp_vjp"].values()}
+    reasons |= {r["reason"] for r in report["results"][limited]["sigmoid"]["forward"].values()}
+    assert any("no reverse mode for tanh" in r for r in _reasons(report, limited, "tanh"))
+    assert any("left out on purpose" in r for r in reasons), reasons
+    assert any("does not support float64" in r for r in reasons), reasons
     # The failure in the terminal names target, op, oracle and dtype and carries a reproducer.
     assert f"{broken}  tanh  finite_differences  float64:" in text
     assert "reproducer:" in text
     assert "harness parity coverage" in text
     assert (out / "coverage.md").read_text().count("broken-tanh") >= 1
+
+
+def _reasons(report: dict, target: str, op: str) -> list[str]:
+    return [
+        row["reason"]
+        for by_dtype in report["results"][target][op].values()
+        for row in by_dtype.values()
+    ]
 
 
 def test_unknown_target_is_a_usage_error(pytester: pytest.Pytester) -> None:
