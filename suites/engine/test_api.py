@@ -410,7 +410,9 @@ def test_fused_losses_keep_float32_accuracy_at_confident_logits() -> None:
     shifted = logits - logits.max(1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
     # log of a sum just above 1 (as PyTorch's log_softmax): resolution eps in absolute terms
-    assert ce == pytest.approx(-logp[[0, 1], [0, 1]].mean(), rel=0, abs=np.finfo(np.float32).eps)
+    assert ce == pytest.approx(
+        -logp[[0, 1], [0, 1]].mean(), rel=0, abs=float(np.finfo(np.float32).eps)
+    )
     soft = np.exp(logp)
     soft[[0, 1], [0, 1]] -= 1
     np.testing.assert_allclose(cg, soft / 2, rtol=1e-4, atol=np.finfo(np.float32).eps / 2)
