@@ -162,13 +162,14 @@ def scaling_table(results: Any) -> list[str]:
 def convergence_table(results: Any) -> list[str]:
     """The convergence tracks, one row per target and configuration."""
     names = {
-        "final loss": "final_loss",
-        "test acc": "test_accuracy",
-        "epochs to target": "epochs_to_target",
-        "seconds to target": "seconds_to_target",
-        "max |loss diff| vs ref": "max_loss_diff",
+        "final loss": "TrackConvergence.track_final_loss",
+        "test acc": "TrackConvergence.track_test_accuracy",
+        "epochs to target": "TrackConvergence.track_epochs_to_target",
+        "seconds to target": "TrackConvergence.track_seconds_to_target",
+        "max loss diff vs ref": "TrackReferenceDiff.track_max_loss_diff",
+        "max scaled diff vs ref": "TrackReferenceDiff.track_max_scaled_loss_diff",
     }
-    tracks = {k: grid(results, f"training.TrackConvergence.track_{v}") for k, v in names.items()}
+    tracks = {k: grid(results, f"training.{v}") for k, v in names.items()}
     keys = sorted(set().union(*[set(c) for c in tracks.values()]))
     if not keys:
         return ["\n(no convergence results)"]
