@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import benchmarks  # noqa: E402, F401  (one BLAS / OpenMP thread, as in the asv runs)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--targets``, unless the suites' conftest already added it."""
