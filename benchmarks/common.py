@@ -132,6 +132,8 @@ def _probe() -> tuple[list[TargetInfo], list[str], str | None]:
 
 
 _INFOS, _PRELOAD, REFERENCE = _probe()
+if any(t.name == FLOOR for t in _INFOS):
+    raise RuntimeError(f"a discovered target is named {FLOOR!r}, the floor's row name; rename it")
 INFO: dict[str, TargetInfo] = {t.name: t for t in _INFOS}
 TARGETS: list[str] = [t.name for t in _INFOS]
 """Every discovered target, available or not, in discovery order."""
