@@ -4,8 +4,8 @@
   materialized input, summed over the broadcast dimensions (every broadcasting op).
 * The full-batch gradient of a mean loss equals the batch-size-weighted average of the
   mini-batch gradients; two accumulated backward passes give twice one; permuting the rows
-  leaves the full-batch loss and gradients unchanged (logistic regression and a two-layer
-  MLP on breast cancer, a softmax MLP on digits).
+  leaves the full-batch loss and gradients unchanged (logistic regression on breast cancer,
+  a softmax MLP on digits).
 """
 
 from __future__ import annotations
