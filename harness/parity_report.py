@@ -113,7 +113,7 @@ def counts(rows: Iterable[Row]) -> dict[str, dict[str, int]]:
     for r in rows:
         c = out.setdefault(r.target, dict.fromkeys(STATUSES, 0))
         c[r.status or "fail"] = c.get(r.status or "fail", 0) + 1
-    return out
+    return dict(sorted(out.items()))
 
 
 def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] = ()) -> dict:
@@ -143,8 +143,13 @@ def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] =
 
 
 def _columns(rows: Sequence[Row], kind: str) -> tuple[list[str], list[str], list[str]]:
-    targets = list(dict.fromkeys(r.target for r in rows))
-    oracles = list(dict.fromkeys(r.oracle for r in rows if r.kind == kind))
+    # A fixed order whatever order the (xdist) results arrived in.
+    targets = sorted({r.target for r in rows})
+    known = list(ORACLE_ABBREV)
+    oracles = sorted(
+        {r.oracle for r in rows if r.kind == kind},
+        key=lambda o: (known.index(o) if o in known else len(known), o),
+    )
     subjects = list(dict.fromkeys(r.subject for r in rows if r.kind == kind))
     return targets, oracles, subjects
 
