@@ -10,7 +10,8 @@ Options (each with an environment variable, the option wins):
 ``--reference NAME``  ``HARNESS_REFERENCE``; default :func:`harness.discovery.default_reference`
                       (the available target whose backend declares the highest
                       ``reference_priority``).
-``--parity-out DIR``  ``HARNESS_PARITY_OUT``; default ``results/parity/`` under the rootdir.
+``--parity-out DIR``  ``HARNESS_PARITY_OUT``; default ``results/parity/`` (a relative path is
+                      taken from the rootdir).
 
 Hypothesis profiles: ``ci`` (the default: few examples, derandomized, so every run draws the
 same inputs, shapes from the compact menus of :data:`harness.strategies.COMPACT`) and
