@@ -16,6 +16,10 @@ batch (``batch``), mini-batches of 32 (``mb32``) and 128 (``mb128``). Dtypes: fl
   reach a target loss (the median over three seeds).
 * ``TrackReferenceDiff.track_*``: the largest per-step loss difference against the reference
   target (:func:`harness.trajectory.compare`), absolute and scaled.
+* ``TrackFloorRatio.track_epoch_ratio``: a target's steady-state epoch time over the
+  floor's, both measured in the same process, runs interleaved (breast-cancer logistic
+  regression, full batch and mini-batch 32): the overhead figure that survives a change of
+  machine or load, tracked commit after commit.
 * ``TrackCompile.track_compile_s``: compilation seconds of a first run in a fresh process,
   for targets that declare ``Capabilities.compiled``.
 """
@@ -251,6 +255,44 @@ class TrackReferenceDiff(_Converged):
         return float(self.entry["diff"]["rel"])
 
     track_max_scaled_loss_diff.unit = "relative"  # type: ignore[attr-defined]
+
+
+class TrackFloorRatio:
+    """Steady-state epoch time of a target divided by the floor's, measured side by side.
+
+    Each sample alternates a floor run and a target run of the same timing workload
+    (:data:`PAIRS` pairs, after one warm-up run of each), so both see the same machine
+    state; the value is the ratio of the two medians. A ratio of 1 means no framework
+    overhead beyond hand-fused NumPy; below 1, a compiled epoch beats an eager Python loop.
+    """
+
+    params: ClassVar[list[list[str]]] = [
+        common.TARGETS,
+        ["bc_logreg"],
+        ["batch", "mb32"],
+        list(common.DTYPES),
+    ]
+    param_names: ClassVar[list[str]] = PARAM_NAMES
+    timeout = 300.0
+    PAIRS = 7
+
+    def setup(self, target: str, wl: str, mode: str, dtype: str) -> None:
+        self.runner = common.runner(target, dtype)
+        self.floor = common.runner(common.FLOOR, dtype)
+        self.workload = common.timing_workload(wl, mode, dtype)
+        warm = common.build(wl, mode, dtype, epochs=1)
+        self.runner.train(warm)
+        self.floor.train(warm)
+
+    def track_epoch_ratio(self, target: str, wl: str, mode: str, dtype: str) -> float:
+        """Median target epoch time over median floor epoch time, runs interleaved."""
+        mine, floor_s = [], []
+        for _ in range(self.PAIRS):
+            floor_s.append(self.floor.train(self.workload).steady_epoch_s)
+            mine.append(self.runner.train(self.workload).steady_epoch_s)
+        return float(np.median(mine) / np.median(floor_s))
+
+    track_epoch_ratio.unit = "ratio"  # type: ignore[attr-defined]
 
 
 class TrackCompile:
