@@ -1198,10 +1198,6 @@ def _step_label(case: TrainingCase, step: int | None) -> str:
     return f"{step} (epoch {step // per}, step {step % per} of the epoch)"
 
 
-def _truncated(h: History, n: int) -> History:
-    return History(h.step_loss[:n], h.epoch_train_loss, h.epoch_test_acc, h.final_params, h.epoch_s)
-
-
 def trajectory(
     target: Target,
     case: TrainingCase,
@@ -1234,20 +1230,11 @@ def trajectory(
         f"  {verdict.summary()}",
         f"  first diverging step: {_step_label(case, verdict.first_diverging_step)}",
     ]
-    if len(got.step_loss) != len(ref.step_loss):
-        n = min(len(got.step_loss), len(ref.step_loss))
-        prefix = compare(_truncated(ref, n), _truncated(got, n), dtype)
+    if len(got.step_loss) != len(ref.step_loss):  # compare() located it in the common prefix
         lines.append(
             f"  step count: {len(got.step_loss)} against {len(ref.step_loss)} in the reference "
-            f"({case.epochs} epochs of {len(case.build('float64').batches[0])} steps); over the "
-            f"first {n} steps: {prefix.summary()}"
+            f"({case.epochs} epochs of {len(case.build('float64').batches[0])} steps)"
         )
-        if prefix.first_diverging_step is not None:
-            lines.append(
-                f"  first diverging step in the common prefix: "
-                f"{_step_label(case, prefix.first_diverging_step)}"
-            )
-            verdict.first_diverging_step = prefix.first_diverging_step
     lines.append(
         "  parameter drift: " + ", ".join(f"{k} {v:.2e}" for k, v in verdict.param_drift.items())
     )

@@ -130,11 +130,53 @@ def compare(reference: History, other: History, dtype: str) -> Verdict:
     most = max(drift, key=lambda k: drift[k] if np.isfinite(drift[k]) else np.inf, default=None)
     n = min(len(ref), len(got))
     tol_info = {**asdict(tol), "dtype": dtype}
-    if len(ref) != len(got) or n == 0:
+    if n == 0:
         return Verdict(
-            False, n, float("inf"), float("inf"), 0, 0 if n == 0 else n, None, drift, most,
-            tol_info, f"step count differs: {len(got)} steps against {len(ref)} in the reference",
+            False, 0, float("inf"), float("inf"), 0, 0, None, drift, most, tol_info,
+            f"no steps to compare: {len(got)} steps against {len(ref)} in the reference",
         )  # fmt: skip
+    steps = _compare_steps(ref[:n], got[:n], tol)
+    first, reason = steps.first, steps.reason
+    if len(ref) != len(got):
+        # The batch schedules differ (a dropped or extra partial batch, a different epoch
+        # count): say so, and where the common prefix stops agreeing, which locates it.
+        prefix = (
+            f"the common {n} steps agree"
+            if first is None
+            else f"within the common {n} steps, step {first} first differs: {reason}"
+        )
+        reason = (
+            f"step count differs: {len(got)} steps against {len(ref)} in the reference; {prefix}"
+        )
+        first = n if first is None else first
+    return Verdict(
+        agrees=first is None,
+        steps=n,
+        max_abs_diff=steps.max_abs,
+        max_rel_diff=steps.max_rel,
+        worst_step=steps.worst,
+        first_diverging_step=first,
+        nonfinite_step=steps.nonfinite,
+        param_drift=drift,
+        most_drifted=most,
+        tolerance=tol_info,
+        reason=reason,
+    )
+
+
+@dataclass
+class _Steps:
+    first: int | None
+    nonfinite: int | None
+    worst: int
+    max_abs: float
+    max_rel: float
+    reason: str
+
+
+def _compare_steps(ref: np.ndarray, got: np.ndarray, tol: TrajectoryTolerance) -> _Steps:
+    """Step-by-step check of two loss sequences of the same length (n > 0)."""
+    n = len(ref)
     bad_ref = ~np.isfinite(ref)
     bad_got = ~np.isfinite(got)
     nonfinite = int(np.argmax(bad_ref | bad_got)) if (bad_ref | bad_got).any() else None
@@ -162,16 +204,11 @@ def compare(reference: History, other: History, dtype: str) -> Verdict:
             f"{rel_finite[first]:.2e} > tolerance {tol.rtol(np.array([first]))[0]:.2e})"
         )
     finite_diff = diff[np.isfinite(diff)]
-    return Verdict(
-        agrees=first is None,
-        steps=n,
-        max_abs_diff=float(finite_diff.max()) if finite_diff.size else float("inf"),
-        max_rel_diff=float(rel_finite[worst]),
-        worst_step=worst,
-        first_diverging_step=first,
-        nonfinite_step=nonfinite,
-        param_drift=drift,
-        most_drifted=most,
-        tolerance=tol_info,
+    return _Steps(
+        first=first,
+        nonfinite=nonfinite,
+        worst=worst,
+        max_abs=float(finite_diff.max()) if finite_diff.size else float("inf"),
+        max_rel=float(rel_finite[worst]),
         reason=reason,
     )

@@ -75,7 +75,6 @@ def test_dropped_partial_batch_is_caught(inner: Target, runs) -> None:  # type: 
         _verdict(inner, "drop_last", SGD, runs)
     message = str(info.value)
     assert "step count: 28 against 30 in the reference" in message
-    assert "first diverging step in the common prefix: 14 (epoch 0, step 14 of the epoch)" in (
-        message
-    )
+    assert "within the common 28 steps, step 14 first differs" in message
+    assert "first diverging step: 14 (epoch 0, step 14 of the epoch)" in message
     assert info.value.verdict is not None and info.value.verdict.first_diverging_step == 14

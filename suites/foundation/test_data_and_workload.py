@@ -104,7 +104,13 @@ def test_trajectory_verdicts() -> None:
     v = trajectory.compare(_history(ref), _history(nan), "float32")
     assert not v.agrees and v.first_diverging_step == v.nonfinite_step == 7
     v = trajectory.compare(_history(ref), _history(ref[:-1]), "float32")
-    assert not v.agrees and "step count" in v.reason
+    assert not v.agrees and "step count" in v.reason and "the common 49 steps agree" in v.reason
+    assert v.first_diverging_step == 49 and v.max_rel_diff == 0.0
+    # A shorter run that also differs inside the common prefix: located there.
+    v = trajectory.compare(_history(ref), _history(bumped[:-5]), "float64")
+    assert not v.agrees and v.first_diverging_step == 20 and "step 20 first differs" in v.reason
+    v = trajectory.compare(_history(ref), _history(ref[:0]), "float32")
+    assert not v.agrees and v.first_diverging_step == 0 and "no steps" in v.reason
     drift = [np.zeros((1, 2)), np.full(1, 0.5)]
     v = trajectory.compare(_history(ref), _history(ref, drift), "float32")
     assert v.most_drifted == "linear0.bias" and v.param_drift["linear0.bias"] == 0.5
