@@ -260,9 +260,9 @@ class TrackReferenceDiff(_Converged):
 class TrackFloorRatio:
     """Steady-state epoch time of a target divided by the floor's, measured side by side.
 
-    Each sample alternates a floor run and a target run of the same timing workload
-    (:data:`PAIRS` pairs, after one warm-up run of each), so both see the same machine
-    state; the value is the ratio of the two medians. A ratio of 1 means no framework
+    Each sample alternates a floor run and a target run of the same workload (``PAIRS``
+    pairs after one warm-up run of each, every run at least ``STEPS`` timed optimizer
+    steps), so both see the same machine state; the value is the ratio of the two medians. A ratio of 1 means no framework
     overhead beyond hand-fused NumPy; below 1, a compiled epoch beats an eager Python loop.
     """
 
@@ -275,12 +275,14 @@ class TrackFloorRatio:
     param_names: ClassVar[list[str]] = PARAM_NAMES
     timeout = 300.0
     PAIRS = 7
+    STEPS = 200
 
     def setup(self, target: str, wl: str, mode: str, dtype: str) -> None:
         self.runner = common.runner(target, dtype)
         self.floor = common.runner(common.FLOOR, dtype)
-        self.workload = common.timing_workload(wl, mode, dtype)
         warm = common.build(wl, mode, dtype, epochs=1)
+        epochs = 1 + math.ceil(self.STEPS / warm.steps_per_epoch)
+        self.workload = common.build(wl, mode, dtype, epochs=epochs)
         self.runner.train(warm)
         self.floor.train(warm)
 
