@@ -63,10 +63,13 @@ def _operand(x: Any) -> Any:
     """A Tensor or a Python scalar (NumPy scalars become Python scalars, arrays constants)."""
     if isinstance(x, Tensor):
         return x
-    if isinstance(x, builtins.bool | builtins.int | builtins.float):
-        return x
+    # NumPy scalars first: np.float64 subclasses float, and left as it is NumPy would
+    # promote with its own rules (float32 tensor / np.float64 -> float64). PyTorch treats a
+    # NumPy scalar as a Python number.
     if isinstance(x, np.generic):
         return x.item()
+    if isinstance(x, builtins.bool | builtins.int | builtins.float):
+        return x
     if isinstance(x, np.ndarray):
         return _make(x.astype(dtypes.from_numpy_dtype(x.dtype), copy=False))
     raise TypeError(
@@ -311,14 +314,23 @@ def logical_not(input: Tensor) -> Tensor:
     return _make(np.asarray(np.logical_not(input._data)))
 
 
-def where(condition: Any, input: Any, other: Any) -> Tensor:
-    """``input`` where ``condition`` holds, else ``other`` (broadcasting all three)."""
+def where(condition: Any, input: Any = None, other: Any = None) -> Any:
+    """``input`` where ``condition`` holds, else ``other`` (broadcasting all three); either
+    may be a Python number. ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``.
+    """
     c = condition if isinstance(condition, Tensor) else _make(np.asarray(condition))
+    if input is None and other is None:
+        return tuple(_make(i.astype(dtypes.int64)) for i in np.nonzero(c._data))
     if c._data.dtype != dtypes.bool_:
         raise TypeError(
             f"where expected condition to be a boolean tensor, got {dtypes.name(c.dtype)}"
         )
     a, b = _operand(input), _operand(other)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        # Two numbers: PyTorch's result is bool, int64 or the default float dtype.
+        kind = builtins.max(_scalar_category(a), _scalar_category(b))
+        dtype = (dtypes.bool_, dtypes.int64, dtypes.get_default_dtype())[kind]
+        a = _make(np.asarray(a, dtype=dtype))
     ad, bd = _promote(a, b)
     try:
         out = np.where(c._data, ad, bd)
@@ -342,6 +354,31 @@ def neg(input: Tensor) -> Tensor:
 def abs(input: Tensor) -> Tensor:
     """``|input|`` (gradient ``sign(input)``, 0 at 0)."""
     return _record("abs", np.abs(input._data), (input,))
+
+
+def _rounding(op: str, fn: Any, input: Tensor) -> Tensor:
+    xd = input._data
+    return _record(op, fn(xd) if xd.dtype.kind == "f" else xd.copy(), (input,))
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:
+    """Round half to even, as PyTorch (gradient zero, as PyTorch's RoundBackward)."""
+    return _rounding("round", lambda d: np.round(d, decimals), input)
+
+
+def floor(input: Tensor) -> Tensor:
+    """Largest integer not above each element (gradient zero)."""
+    return _rounding("floor", np.floor, input)
+
+
+def ceil(input: Tensor) -> Tensor:
+    """Smallest integer not below each element (gradient zero)."""
+    return _rounding("ceil", np.ceil, input)
+
+
+def trunc(input: Tensor) -> Tensor:
+    """Round toward zero (gradient zero)."""
+    return _rounding("trunc", np.trunc, input)
 
 
 def sign(input: Tensor) -> Tensor:
@@ -437,11 +474,13 @@ def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> 
     lo = None if min is None else _operand(min)
     hi = None if max is None else _operand(max)
     if isinstance(lo, Tensor) or isinstance(hi, Tensor):
+        # Not maximum/minimum, which split a tie's gradient: PyTorch gives it to the input
+        # (x == min passes through) and to a bound only where the bound is taken strictly.
         out = input
         if lo is not None:
-            out = maximum(out, lo)
+            out = where(lt(out, lo), lo, out)
         if hi is not None:
-            out = minimum(out, hi)
+            out = where(gt(out, hi), hi, out)
         return out
     xd = input._data
     if (lo is not None and _scalar_category(lo) > _CATEGORY[xd.dtype]) or (
@@ -1308,6 +1347,7 @@ def bind_methods(cls: type) -> None:
         "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "neg": neg, "abs": abs,
         "exp": exp, "log": log, "log1p": log1p, "sqrt": sqrt, "sin": sin, "cos": cos,
         "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "sign": sign, "square": square,
+        "round": round, "floor": floor, "ceil": ceil, "trunc": trunc,
         "reciprocal": reciprocal, "rsqrt": rsqrt, "clamp": clamp, "clip": clamp,
         "maximum": maximum, "minimum": minimum, "matmul": matmul, "mm": mm, "bmm": bmm,
         "mv": mv, "dot": dot, "sum": sum, "mean": mean, "var": var, "std": std, "max": max,

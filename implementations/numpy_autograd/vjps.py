@@ -116,6 +116,12 @@ def _pow(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     return ga, gb
 
 
+@register("round", "floor", "ceil", "trunc")
+def _rounding(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
+    # Piecewise constant: PyTorch's backward is zeros (not g * 0, which is NaN where g is inf).
+    return (g * 0 if xp.graph else np.zeros_like(g),)
+
+
 @register("pow_scalar")
 def _pow_scalar(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     p = node.ctx
@@ -317,7 +323,10 @@ def _var(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     shape = node.shape(0)
     x = node.input(0, xp)
     centered = x - x.mean(axis=axes, keepdims=True)
-    return (_keep(g, shape, axes) * (2.0 / (_count(shape, axes) - correction)) * centered,)
+    # No degrees of freedom left (one element, unbiased): NaN / inf as PyTorch, not an error.
+    dof = _count(shape, axes) - correction
+    with np.errstate(invalid="ignore"):
+        return (_keep(g, shape, axes) * (2.0 / dof if dof > 0 else math.inf) * centered,)
 
 
 @register("max", "min")
