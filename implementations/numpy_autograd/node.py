@@ -9,8 +9,9 @@ makes one :class:`Node` and attaches it to its output tensor (``tensor._node``, 
 * ``parents`` -- per input, where its gradient goes: the input's own node, the input itself
   when it is a leaf that requires grad, or ``None``. Captured at creation, so a later
   in-place op that re-points an input's ``_node`` cannot re-route this node's gradients;
-* ``versions`` -- each input tensor's ``_version`` at creation; a VJP that reads an input
-  whose version moved raises PyTorch's "modified by an inplace operation" error;
+* ``versions`` -- each input tensor's ``_version`` (a view's: its base's) at creation; a
+  VJP that reads an input whose version moved raises PyTorch's "modified by an inplace
+  operation" error;
 * ``out`` -- the output array (some VJPs use the result: exp, sigmoid, tanh, softmax...);
 * ``ctx`` -- op-specific constants (dims, indices, reduction...).
 
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from implementations.numpy_autograd import dtypes
+from implementations.numpy_autograd import dtypes, views
 from implementations.numpy_autograd.tensor import Tensor
 
 _FREED = (
@@ -70,12 +71,15 @@ class Node:
         self.versions = versions = []
         for t in inputs:
             if isinstance(t, Tensor):
+                view = t._view
+                if view is not None and view.version != view.base._version:
+                    views.rederive(t)  # its base was modified in place: follow its history
                 n = t._node
                 if n is not None:
                     n.consumers += 1
                     tree = tree and n.tree and n.consumers == 1
                 parents.append(n or (t if t._requires_grad else None))
-                versions.append(t._version)
+                versions.append(t._version if view is None else view.base._version)
             else:
                 parents.append(None)
                 versions.append(0)
@@ -96,7 +100,7 @@ class Node:
         if self.freed:
             raise RuntimeError(_FREED)
         if isinstance(t, Tensor):
-            if t._version != self.versions[i]:
+            if views.owner(t)._version != self.versions[i]:
                 raise RuntimeError(self._inplace_message(t, i))
             return t._data
         return t
@@ -108,7 +112,7 @@ class Node:
             raise RuntimeError(_FREED)
         if not isinstance(t, Tensor):
             return t
-        if t._version != self.versions[i]:
+        if views.owner(t)._version != self.versions[i]:
             raise RuntimeError(self._inplace_message(t, i))
         return t if xp.graph else t._data
 
@@ -155,7 +159,7 @@ class Node:
         return (
             "one of the variables needed for gradient computation has been modified by an "
             f"inplace operation: [{dtypes.name(t.dtype)} {list(t._data.shape)}], which is "
-            f"input {i} of {self.name}, is at version {t._version}; expected version "
+            f"input {i} of {self.name}, is at version {views.owner(t)._version}; expected version "
             f"{self.versions[i]} instead. Hint: do the in-place operation on a clone, or after "
             "backward."
         )

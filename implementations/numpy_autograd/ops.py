@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from implementations.numpy_autograd import dtypes, grad_mode
+from implementations.numpy_autograd import dtypes, grad_mode, views
 from implementations.numpy_autograd.node import Node
 from implementations.numpy_autograd.tensor import Size, Tensor
 
@@ -813,18 +813,33 @@ def _reshape(input: Tensor, shape: tuple[int, ...]) -> Tensor:
         raise RuntimeError(
             f"shape '{list(shape)}' is invalid for input of size {xd.size}"
         ) from None
-    return _record("reshape", out, (input,))
+    return views.track(
+        _record("reshape", out, (input,)),
+        input,
+        lambda b: _reshape(b, shape),
+        lambda b, v: _reshape(v, b._data.shape),
+    )
 
 
-view = reshape
+def view(input: Tensor, *shape: Any) -> Tensor:
+    """:func:`reshape` that never copies: PyTorch's error when the strides do not allow it."""
+    out = reshape(input, *shape)
+    if out._data.size and not np.may_share_memory(out._data, input._data):
+        raise RuntimeError(
+            "view size is not compatible with input tensor's size and stride (at least one "
+            "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
+        )
+    return out
 
 
 def view_as(input: Tensor, other: Tensor) -> Tensor:
+    """:func:`view` with ``other``'s shape."""
+    return view(input, other._data.shape)
+
+
+def reshape_as(input: Tensor, other: Tensor) -> Tensor:
     """Reshape to ``other``'s shape."""
     return reshape(input, other._data.shape)
-
-
-reshape_as = view_as
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -879,7 +894,13 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
             if len(dims) != nd
             else f"permute(): dims {list(dims)} are not a permutation of {list(range(nd))}"
         )
-    return _record("permute", input._data.transpose(axes), (input,), axes)
+    inverse = tuple(np.argsort(axes))
+    return views.track(
+        _record("permute", input._data.transpose(axes), (input,), axes),
+        input,
+        lambda b: permute(b, axes),
+        lambda b, v: permute(v, inverse),
+    )
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -996,7 +1017,12 @@ def getitem(input: Tensor, key: Any) -> Tensor:
         k = (key._data,)
         return _record("getitem", input._data[k], (input,), (k, True))
     k, advanced = index_key(key)
-    return _record("getitem", input._data[k], (input,), (k, advanced))
+    out = _record("getitem", input._data[k], (input,), (k, advanced))
+    if advanced:  # NumPy copied: not a view
+        return out
+    return views.track(
+        out, input, lambda b: getitem(b, k), lambda b, v: _setitem_op(k, False)(b, v)
+    )
 
 
 def index_scatter(
@@ -1180,21 +1206,37 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
     """Apply ``op(t, *args)`` to ``t`` in place.
 
     Without a graph, ``write(array, *arrays_or_scalars)`` writes into ``t``'s array. With a
-    graph, ``op`` is recorded out of place and ``t`` is re-pointed at the result.
+    graph, ``op`` is recorded out of place on a snapshot of ``t`` (its VJP may need the old
+    value), the result is written into ``t``'s memory (so views see it) and ``t`` takes the
+    result's history. When ``t`` is a view, its base takes ``write_back(base, result)`` as
+    its history (see :mod:`implementations.numpy_autograd.views`).
     """
+    if not t._data.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+            if 0 in t._data.strides and t._data.size > 1
+            else "the tensor's memory is read-only; clone() it before an in-place operation"
+        )
     args = tuple(a if a is None else _operand(a) for a in args)
+    view = t._view
+    base = t if view is None else view.base
     graph = grad_mode.enabled and (
-        t._requires_grad or builtins.any(isinstance(a, Tensor) and a._requires_grad for a in args)
+        t._requires_grad
+        or base._requires_grad
+        or builtins.any(isinstance(a, Tensor) and a._requires_grad for a in args)
     )
     if graph:
-        if t._node is None and t._requires_grad:
+        if base._node is None and base._requires_grad:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
+                if view is None
+                else "a view of a leaf Variable that requires grad is being used in an "
+                "in-place operation."
             )
-        alias = _make(t._data, t._node)
-        alias._requires_grad = t._requires_grad
-        alias._version = t._version
-        res = op(alias, *args)
+        if view is not None:
+            views.refresh(t)
+        res = op(_snapshot(t), *args)
         if res._data.dtype != t._data.dtype:
             if res._data.dtype.kind == "f" and t._data.dtype.kind != "f":
                 raise RuntimeError(
@@ -1207,9 +1249,11 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
                 f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
                 f"{list(res._data.shape)}"
             )
-        if t._node is not None:
-            t._node.out_stale = True
-        t._data, t._node, t._requires_grad = res._data, res._node, res._requires_grad
+        new_base = res if view is None else view.write_back(_snapshot(base), res)
+        if base._node is not None:
+            base._node.out_stale = True
+        np.copyto(base._data, new_base._data)
+        base._node, base._requires_grad = new_base._node, new_base._requires_grad
     else:
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
@@ -1221,10 +1265,22 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
                     f"of {[list(np.shape(r)) for r in raw if r is not None]}"
                 ) from None
             raise
-        if t._node is not None:
-            t._node.out_stale = True
+        for u in (t, base):
+            if u._node is not None:
+                u._node.out_stale = True
     t._version += 1
+    if view is not None:
+        base._version += 1
+        if graph:
+            views.rederive(t)
     return t
+
+
+def _snapshot(t: Tensor) -> Tensor:
+    """A copy of ``t``'s value with ``t``'s history: what an in-place op's node saves."""
+    s = _make(t._data.copy(), t._node)
+    s._requires_grad = t._requires_grad
+    return s
 
 
 def add_(self: Tensor, other: Any, *, alpha: float = 1) -> Tensor:
@@ -1259,6 +1315,20 @@ def pow_(self: Tensor, exponent: Any) -> Tensor:
 def neg_(self: Tensor) -> Tensor:
     """In-place negation."""
     return _inplace(self, neg, lambda d: np.negative(d, out=d))
+
+
+def relu_(self: Tensor) -> Tensor:
+    """In-place :func:`relu`."""
+    return _inplace(self, relu, lambda d: np.maximum(d, 0, out=d))
+
+
+def leaky_relu_(self: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """In-place :func:`leaky_relu`."""
+    return _inplace(
+        self,
+        lambda a: leaky_relu(a, negative_slope),
+        lambda d: np.copyto(d, np.where(d > 0, d, d * negative_slope)),
+    )
 
 
 def clamp_(self: Tensor, min: float | None = None, max: float | None = None) -> Tensor:
@@ -1341,6 +1411,10 @@ def _method_reshape(self: Tensor, *shape: Any) -> Tensor:
     return reshape(self, *shape)
 
 
+def _method_view(self: Tensor, *shape: Any) -> Tensor:
+    return view(self, *shape)
+
+
 def bind_methods(cls: type) -> None:
     """Attach the ops above to :class:`Tensor` as methods and operators."""
     methods = {
@@ -1353,7 +1427,7 @@ def bind_methods(cls: type) -> None:
         "mv": mv, "dot": dot, "sum": sum, "mean": mean, "var": var, "std": std, "max": max,
         "min": min, "amax": amax, "amin": amin, "argmax": argmax, "argmin": argmin, "all": all,
         "any": any, "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
-        "norm": norm, "reshape": _method_reshape, "view": _method_reshape, "view_as": view_as,
+        "norm": norm, "reshape": _method_reshape, "view": _method_view, "view_as": view_as,
         "reshape_as": reshape_as, "flatten": flatten, "squeeze": squeeze,
         "unsqueeze": unsqueeze, "permute": permute, "transpose": transpose,
         "swapaxes": transpose, "t": t, "movedim": movedim, "expand": expand,
@@ -1362,8 +1436,8 @@ def bind_methods(cls: type) -> None:
         "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge, "where": where_method,
         "logical_and": logical_and, "logical_or": logical_or, "logical_not": logical_not,
         "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
-        "clamp_": clamp_, "clip_": clamp_, "fill_": fill_, "zero_": zero_, "copy_": copy_,
-        "uniform_": uniform_, "normal_": normal_,
+        "relu_": relu_, "clamp_": clamp_, "clip_": clamp_, "fill_": fill_, "zero_": zero_,
+        "copy_": copy_, "uniform_": uniform_, "normal_": normal_,
         "__add__": add, "__radd__": lambda s, o: add(o, s), "__sub__": sub,
         "__rsub__": lambda s, o: sub(o, s), "__mul__": mul, "__rmul__": lambda s, o: mul(o, s),
         "__truediv__": div, "__rtruediv__": lambda s, o: div(o, s), "__pow__": pow,

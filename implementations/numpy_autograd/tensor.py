@@ -7,6 +7,8 @@ A Tensor is deliberately thin (``__slots__``, no per-op bookkeeping beyond one g
   ``None`` for a leaf.
 * ``_version`` -- bumped by every in-place operation, so backward can refuse to use a value
   that changed after it was saved.
+* ``_view`` -- ``None``, or how this tensor views the memory of another
+  (:class:`~implementations.numpy_autograd.views.View`).
 
 Arithmetic, reductions and shape methods are the functions of
 :mod:`implementations.numpy_autograd.ops`, bound at the bottom of this module.
@@ -78,7 +80,7 @@ class Tensor:
     PyTorch's legacy constructor, ``Tensor(list)`` makes a float tensor from nested lists.
     """
 
-    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_version", "grad")
+    __slots__ = ("__weakref__", "_data", "_node", "_requires_grad", "_version", "_view", "grad")
 
     # NumPy must defer to our reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_ufunc__ = None
@@ -91,6 +93,7 @@ class Tensor:
         self._requires_grad = node is not None
         self.grad = None
         self._version = 0
+        self._view = None
 
     # -- attributes ---------------------------------------------------------------------
     @property

@@ -17,11 +17,9 @@ from implementations.numpy_autograd.ops import (
     _operand,
     _promote,
     _record,
-    leaky_relu,
     linear,
     log_softmax,
     one_hot,
-    relu,
     sigmoid,
     softmax,
     softplus,
@@ -46,6 +44,19 @@ __all__ = [
     "softplus",
     "tanh",
 ]
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``max(input, 0)``; with ``inplace``, written into ``input``."""
+    return ops.relu_(input) if inplace else ops.relu(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``input`` where positive, else ``negative_slope * input``; ``inplace`` as :func:`relu`."""
+    if inplace:
+        return ops.leaky_relu_(input, negative_slope)
+    return ops.leaky_relu(input, negative_slope)
+
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -90,18 +90,6 @@ class Module:
     register_module = add_module
 
     # -- calling ------------------------------------------------------------------------------
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # There are no hooks, so calling a module is calling its forward: point __call__
-        # straight at the class's forward (one Python call less per layer per step),
-        # unless a class in between defines its own __call__.
-        forward = cls.__dict__.get("forward")
-        if forward is not None and "__call__" not in cls.__dict__:
-            inherited = cls.__call__
-            if inherited is Module.__call__ or inherited in _FORWARD_CALLS:
-                cls.__call__ = forward  # type: ignore[method-assign]
-                _FORWARD_CALLS.add(forward)
-
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """The computation; subclasses define it."""
         raise NotImplementedError(
@@ -109,6 +97,7 @@ class Module:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Looked up on each call, so a forward replaced on the instance or the class is used.
         return self.forward(*args, **kwargs)
 
     # -- traversal ------------------------------------------------------------------------------
@@ -289,10 +278,6 @@ class Module:
             return f"{type(self).__name__}({extra})"
         inner = "\n  ".join(([extra] if extra else []) + lines)
         return f"{type(self).__name__}(\n  {inner}\n)"
-
-
-_FORWARD_CALLS: set[Any] = set()
-"""forward functions bound as __call__ by Module.__init_subclass__."""
 
 
 class _IncompatibleKeys:

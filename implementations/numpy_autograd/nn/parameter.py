@@ -24,6 +24,7 @@ class Parameter(Tensor):
         self._requires_grad = False
         self.grad = None
         self._version = 0
+        self._view = None
         self.requires_grad_(requires_grad)
 
     def __repr__(self) -> str:
