@@ -50,7 +50,7 @@ def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:
 
 def _bad_gradient(node: Node, i: int, gi: Any, want: tuple[int, ...]) -> RuntimeError:
     return RuntimeError(
-        f"Function {node.name} returned an invalid gradient at index {i} - got "
+        f"Function {node.name()} returned an invalid gradient at index {i} - got "
         f"{list(gi.shape)} but expected shape compatible with {list(want)}"
     )
 
@@ -143,7 +143,7 @@ def _walk(
                 _retain(node, g)
             in_grads = VJPS[node.op](g, node, xp)
             if len(in_grads) != len(parents):
-                raise RuntimeError(f"{node.name} returned {len(in_grads)} gradients")
+                raise RuntimeError(f"{node.name()} returned {len(in_grads)} gradients")
         inputs = node.inputs
         for i, p in enumerate(parents):
             if p is None:

@@ -124,7 +124,7 @@ class Node:
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by "
                 f"an inplace operation: [{dtypes.name(self.out.dtype)} {list(self.out.shape)}], "
-                f"which is output 0 of {self.name}, was modified in place after it was "
+                f"which is output 0 of {self.name()}, was modified in place after it was "
                 "saved. Hint: the operation that produced it saved its result; do the "
                 "in-place operation on a clone."
             )
@@ -142,9 +142,8 @@ class Node:
         self.out = None
 
     # -- naming ---------------------------------------------------------------------------
-    @property
     def name(self) -> str:
-        """PyTorch-style name, e.g. ``MulBackward0``."""
+        """PyTorch-style name, e.g. ``MulBackward0`` (a method, as ``grad_fn.name()``)."""
         return "".join(p.capitalize() for p in self.op.split("_")) + "Backward0"
 
     @property
@@ -153,13 +152,13 @@ class Node:
         return tuple((p, 0) for p in self.parents)
 
     def __repr__(self) -> str:
-        return f"<{self.name}>"
+        return f"<{self.name()}>"
 
     def _inplace_message(self, t: Tensor, i: int) -> str:
         return (
             "one of the variables needed for gradient computation has been modified by an "
             f"inplace operation: [{dtypes.name(t.dtype)} {list(t._data.shape)}], which is "
-            f"input {i} of {self.name}, is at version {views.owner(t)._version}; expected version "
-            f"{self.versions[i]} instead. Hint: do the in-place operation on a clone, or after "
-            "backward."
+            f"input {i} of {self.name()}, is at version {views.owner(t)._version}; expected "
+            f"version {self.versions[i]} instead. Hint: do the in-place operation on a clone, or "
+            "after backward."
         )

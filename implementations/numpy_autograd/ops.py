@@ -1258,6 +1258,13 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
         try:
             write(t._data, *raw)
+        except TypeError as e:  # NumPy's UFuncTypeError: float into an integer tensor
+            if "Cannot cast" not in str(e):
+                raise
+            kind = {"b": "Bool", "i": "Long"}.get(t._data.dtype.kind, str(t._data.dtype))
+            raise RuntimeError(
+                f"result type Float can't be cast to the desired output type {kind}"
+            ) from None
         except ValueError as e:
             if "broadcast" in str(e):
                 raise RuntimeError(

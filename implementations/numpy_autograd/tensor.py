@@ -334,7 +334,7 @@ class Tensor:
         if self._data.dtype not in (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_):
             extras.append(f"dtype={dtypes.name(self._data.dtype)}")
         if self._node is not None:
-            extras.append(f"grad_fn=<{self._node.name}>")
+            extras.append(f"grad_fn=<{self._node.name()}>")
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"

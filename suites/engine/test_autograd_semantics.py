@@ -224,7 +224,7 @@ def test_retain_grad_and_grad_fn_names() -> None:
     h.retain_grad()
     (h * h).sum().backward()
     assert h.grad.tolist() == [4.0, 4.0]
-    assert h.grad_fn.name == "MulBackward0" and x.grad_fn is None and x.is_leaf
+    assert h.grad_fn.name() == "MulBackward0" and x.grad_fn is None and x.is_leaf
 
 
 def test_backward_inputs_restricts_accumulation() -> None:

@@ -114,3 +114,31 @@ def test_rounding_output_requires_grad_with_zero_gradient() -> None:
     assert r.requires_grad
     r.sum().backward()
     assert x.grad.tolist() == [0.0, 0.0]
+
+
+ERROR_CASES: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "int_tensor_iadd_float": (
+        lambda m: m.arange(3).add_(1.5),
+        "result type Float can't be cast to the desired output type Long",
+    ),
+    "cross_entropy_column_target": (
+        lambda m: m.nn.functional.cross_entropy(m.zeros(2, 3), m.zeros(2, 1, dtype=m.long)),
+        "0D or 1D target tensor expected, multi-target not supported",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_errors_match_torch(case: str, torch_mod: Any) -> None:
+    fn, message = ERROR_CASES[case]
+    for m in (engine, torch_mod):
+        with pytest.raises(RuntimeError, match=message):
+            fn(m)
+
+
+def test_grad_fn_name_is_a_method(torch_mod: Any) -> None:
+    names = []
+    for m in (engine, torch_mod):
+        y = m.ones(2, requires_grad=True) * 3
+        names.append(y.grad_fn.name())
+    assert names == ["MulBackward0", "MulBackward0"]

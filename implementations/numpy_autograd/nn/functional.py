@@ -188,6 +188,11 @@ def _class_targets(
             "class-probability targets are not supported by this engine"
         )
     n, c = input._data.shape
+    if t.ndim != 1:
+        raise RuntimeError(
+            f"0D or 1D target tensor expected, multi-target not supported (target shape "
+            f"{list(t.shape)}, input shape {[n, c]})"
+        )
     if t.shape != (n,):
         raise ValueError(
             f"Expected input batch_size ({n}) to match target batch_size "
