@@ -2,7 +2,8 @@
 
 * ``batch_size=N`` (default 1): indices are grouped by a :class:`BatchSampler`, each sample
   fetched with ``dataset[i]`` and the list collated by :func:`default_collate` (tensors
-  stacked, numbers made into tensors, tuples/dicts collated field by field).
+  stacked, numbers and NumPy scalars made into tensors, dicts/lists/tuples collated field
+  by field, tuples coming back as lists as in PyTorch).
 * ``batch_size=None``: no automatic batching; each index the sampler yields (which may be a
   whole index tensor) is fetched as ``dataset[index]`` and only converted
   (:func:`default_convert`). This is how a sampler of precomputed batches is served.
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from implementations.numpy_autograd import dtypes, ops
+from implementations.numpy_autograd import creation, dtypes, ops
 from implementations.numpy_autograd.random import Generator
 from implementations.numpy_autograd.tensor import Tensor
 from implementations.numpy_autograd.utils.data.sampler import (
@@ -28,50 +29,79 @@ from implementations.numpy_autograd.utils.data.sampler import (
 )
 
 
+def _from_numpy(data: np.ndarray | np.generic) -> Tensor:
+    """A tensor of a NumPy array or scalar, keeping its dtype (other integer widths widen to
+    int64); an array of an engine dtype is shared, not copied."""
+    a = np.asarray(data)
+    return Tensor(a.astype(dtypes.from_numpy_dtype(a.dtype), copy=False))
+
+
+def _is_numpy_text(data: Any) -> bool:
+    """NumPy strings, bytes and object arrays: PyTorch leaves these alone."""
+    if isinstance(data, np.ndarray):
+        return data.dtype.kind in "SUO"
+    return isinstance(data, np.flexible)
+
+
 def default_convert(data: Any) -> Any:
-    """NumPy arrays become tensors (recursively in tuples, lists and dicts)."""
+    """NumPy arrays and scalars become tensors, recursively in dicts, lists and tuples; as in
+    PyTorch, a tuple comes back as a list (a namedtuple as itself)."""
     if data.__class__ is tuple:
         for d in data:
             if d.__class__ is not Tensor:
-                return tuple(default_convert(d) for d in data)
-        return data  # already tensors (the usual TensorDataset sample)
-    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-        return Tensor(data.astype(dtypes.from_numpy_dtype(data.dtype), copy=False))
+                return [default_convert(d) for d in data]
+        return list(data)  # already tensors (the usual TensorDataset sample)
+    if isinstance(data, Tensor):
+        return data
+    if isinstance(data, np.ndarray | np.generic):
+        return data if _is_numpy_text(data) else _from_numpy(data)
     if isinstance(data, Mapping):
         return {k: default_convert(v) for k, v in data.items()}
     if isinstance(data, tuple):
-        return tuple(default_convert(d) for d in data)
+        if hasattr(data, "_fields"):  # namedtuple
+            return type(data)(*(default_convert(d) for d in data))
+        return [default_convert(d) for d in data]
     if isinstance(data, list):
         return [default_convert(d) for d in data]
     return data
 
 
 def default_collate(batch: Sequence[Any]) -> Any:
-    """Stack a list of samples into a batch: tensors and arrays stacked on a new dim 0,
-    floats to float64 and ints to int64 tensors, tuples/lists/dicts field by field."""
+    """Stack a list of samples into a batch, as PyTorch's ``default_collate``: tensors and
+    NumPy arrays stacked on a new dim 0, NumPy scalars keep their dtype, Python floats give
+    float64 and ints/bools PyTorch's inferred dtype; dicts, namedtuples and lists are
+    collated field by field, and tuples come back as lists."""
     elem = batch[0]
     if isinstance(elem, Tensor):
         return ops.stack(list(batch), 0)
-    if isinstance(elem, np.ndarray):
-        return default_collate([default_convert(b) for b in batch])
-    if isinstance(elem, bool):
-        return Tensor(np.array(batch, dtype=np.bool_))
-    if isinstance(elem, int):
-        return Tensor(np.array(batch, dtype=np.int64))
+    if isinstance(elem, np.ndarray | np.generic) and not isinstance(elem, str | bytes):
+        if _is_numpy_text(elem):
+            raise TypeError(_collate_error(elem.dtype))
+        if isinstance(elem, np.ndarray):
+            return ops.stack([_from_numpy(b) for b in batch], 0)
+        return _from_numpy(np.array(batch))
     if isinstance(elem, float):
         return Tensor(np.array(batch, dtype=np.float64))
-    if isinstance(elem, str):
-        return list(batch)
+    if isinstance(elem, int):  # bool included: [True, 2] is an int64 batch, as in PyTorch
+        return creation.tensor(batch)
+    if isinstance(elem, str | bytes):
+        return batch
     if isinstance(elem, Mapping):
         return {k: default_collate([b[k] for b in batch]) for k in elem}
     if isinstance(elem, tuple | list):
         if any(len(b) != len(elem) for b in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        fields = [default_collate(list(f)) for f in zip(*batch, strict=True)]
-        return tuple(fields) if isinstance(elem, tuple) else fields
-    raise TypeError(
-        f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
-        f"found {type(elem).__name__}"
+        fields = (default_collate(list(f)) for f in zip(*batch, strict=True))
+        if hasattr(elem, "_fields"):  # namedtuple
+            return type(elem)(*fields)
+        return list(fields)
+    raise TypeError(_collate_error(type(elem)))
+
+
+def _collate_error(found: Any) -> str:
+    return (
+        "default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+        f"found {found}"
     )
 
 
