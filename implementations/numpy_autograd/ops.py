@@ -813,12 +813,12 @@ def _reshape(input: Tensor, shape: tuple[int, ...]) -> Tensor:
         raise RuntimeError(
             f"shape '{list(shape)}' is invalid for input of size {xd.size}"
         ) from None
-    return views.track(
-        _record("reshape", out, (input,)),
-        input,
-        lambda b: _reshape(b, shape),
-        lambda b, v: _reshape(v, b._data.shape),
-    )
+    out = _record("reshape", out, (input,))
+    return views.track(out, input, (_reshape, _unreshape, shape), check=True)
+
+
+def _unreshape(base: Tensor, value: Tensor, shape: Any) -> Tensor:
+    return _reshape(value, base._data.shape)
 
 
 def view(input: Tensor, *shape: Any) -> Tensor:
@@ -894,13 +894,12 @@ def permute(input: Tensor, *dims: Any) -> Tensor:
             if len(dims) != nd
             else f"permute(): dims {list(dims)} are not a permutation of {list(range(nd))}"
         )
-    inverse = tuple(np.argsort(axes))
-    return views.track(
-        _record("permute", input._data.transpose(axes), (input,), axes),
-        input,
-        lambda b: permute(b, axes),
-        lambda b, v: permute(v, inverse),
-    )
+    out = _record("permute", input._data.transpose(axes), (input,), axes)
+    return views.track(out, input, (permute, _unpermute, axes))
+
+
+def _unpermute(base: Tensor, value: Tensor, axes: tuple[int, ...]) -> Tensor:
+    return permute(value, tuple(np.argsort(axes)))
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -1020,9 +1019,12 @@ def getitem(input: Tensor, key: Any) -> Tensor:
     out = _record("getitem", input._data[k], (input,), (k, advanced))
     if advanced:  # NumPy copied: not a view
         return out
-    return views.track(
-        out, input, lambda b: getitem(b, k), lambda b, v: _setitem_op(k, False)(b, v)
-    )
+    return views.track(out, input, (getitem, _write_item, k))
+
+
+def _write_item(base: Tensor, value: Tensor, key: Any) -> Tensor:
+    """``base`` with ``base[key]`` replaced by ``value`` (a view's write-back)."""
+    return _setitem_op(key, False)(base, value)
 
 
 def index_scatter(

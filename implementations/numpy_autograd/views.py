@@ -15,9 +15,9 @@ PyTorch's rules, which this module gives the engine:
 * Base and views share one version counter: the base's (:func:`owner`), so a saved view
   that its base overwrote is caught like any other in-place modification.
 
-A view keeps a :class:`View`: the root base (never itself a view), the function that makes
-the view from the base, and the one that writes a new view value back into the base. Views
-of views compose both, so every view refers to its root directly.
+A view keeps a :class:`View`: the root base (never itself a view) and the view ops that
+lead from it to the view, each with the op that writes a new view value back into its
+input. Every view refers to its root directly.
 """
 
 from __future__ import annotations
@@ -25,47 +25,55 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 from implementations.numpy_autograd import grad_mode
 
-Forward = Callable[[Any], Any]
-"""``base -> view`` as recorded engine ops."""
-WriteBack = Callable[[Any, Any], Any]
-"""``(base, new view value) -> new base`` as recorded engine ops."""
+Step = tuple[Callable[[Any, Any], Any], Callable[[Any, Any, Any], Any], Any]
+"""One view op: ``(forward(base, arg) -> view, write_back(base, value, arg) -> base, arg)``,
+both recorded engine ops (module-level functions: no closure per view)."""
 
 
 class View:
-    """How a view tensor is made from its root base (see the module docstring)."""
+    """How a view tensor is made from its root base (see the module docstring): the view
+    ops from the root, outermost first."""
 
-    __slots__ = ("base", "forward", "version", "write_back")
+    __slots__ = ("base", "steps", "version")
 
-    def __init__(self, base: Any, forward: Forward, write_back: WriteBack) -> None:
+    def __init__(self, base: Any, steps: tuple[Step, ...]) -> None:
         self.base = base
-        self.forward = forward
-        self.write_back = write_back
+        self.steps = steps
         self.version = base._version
         """The base's version when the view's graph node was last derived from it."""
 
+    def forward(self, base: Any) -> Any:
+        """The view, made again from ``base`` by recorded ops."""
+        for fwd, _, arg in self.steps:
+            base = fwd(base, arg)
+        return base
 
-def track(out: Any, input: Any, forward: Forward, write_back: WriteBack) -> Any:
-    """Mark ``out`` (made from ``input`` by a view op) as a view when it shares memory.
+    def write_back(self, base: Any, value: Any) -> Any:
+        """``base`` with this view's elements replaced by ``value`` (recorded ops)."""
+        chain = [base]
+        for fwd, _, arg in self.steps[:-1]:
+            chain.append(fwd(chain[-1], arg))
+        for (_, back, arg), b in zip(reversed(self.steps), reversed(chain), strict=True):
+            value = back(b, value, arg)
+        return value
 
-    ``forward`` and ``write_back`` relate ``out`` to ``input``; when ``input`` is itself a
-    view they are composed with its own, so ``out`` refers to the root base.
+
+def track(out: Any, input: Any, step: Step, *, check: bool = False) -> Any:
+    """Mark ``out`` (made from ``input`` by the view op ``step``) as a view of ``input``'s
+    root base. With ``check``, only if NumPy did not have to copy (a reshape of a
+    non-contiguous array): NumPy gives every view the memory owner as its ``base``.
     """
-    if not np.may_share_memory(out._data, input._data):
-        return out  # the op had to copy (a reshape of a non-contiguous tensor): not a view
+    if check:
+        owner = input._data if input._data.base is None else input._data.base
+        if out._data.base is not owner:
+            return out
     parent = input._view
     if parent is None:
-        out._view = View(input, forward, write_back)
-        return out
-    f1, w1 = parent.forward, parent.write_back
-    out._view = View(
-        parent.base,
-        lambda root: forward(f1(root)),
-        lambda root, value: w1(root, write_back(f1(root), value)),
-    )
+        out._view = View(input, (step,))
+    else:
+        out._view = View(parent.base, (*parent.steps, step))
     return out
 
 
