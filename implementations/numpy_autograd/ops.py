@@ -700,13 +700,22 @@ def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:
 
 
 def amax(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Max values over ``dim`` (all by default)."""
-    return max(input) if dim is None else max(input, dim, keepdim).values
+    """Max values over ``dim`` (an int or a tuple; all by default). Unlike ``max(dim)``,
+    tied maxima share the gradient evenly, as PyTorch's amax."""
+    return _amax_amin("amax", np.max, input, dim, keepdim)
 
 
 def amin(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
-    """Min values over ``dim`` (all by default)."""
-    return min(input) if dim is None else min(input, dim, keepdim).values
+    """Min values over ``dim``, tied minima sharing the gradient (see :func:`amax`)."""
+    return _amax_amin("amin", np.min, input, dim, keepdim)
+
+
+def _amax_amin(op: str, fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tensor:
+    xd = input._data
+    axes = _axes(dim, xd.ndim)
+    if xd.size == 0:
+        raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
+    return _record(op, np.asarray(fn(xd, axis=axes, keepdims=keepdim)), (input,), (axes, fn))
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:

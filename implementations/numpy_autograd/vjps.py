@@ -336,6 +336,16 @@ def _extreme(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     return (xp.where(hit, g / np.count_nonzero(hit), 0.0),)
 
 
+@register("amax", "amin")
+def _amax_amin(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
+    # Every element equal to the extreme of its slice gets an equal share (PyTorch's amax).
+    axes, fn = node.ctx
+    x = node.raw(0)
+    hit = x == fn(x, axis=axes, keepdims=True)
+    share = np.add.reduce(hit, axis=axes, keepdims=True).astype(x.dtype)
+    return (xp.where(hit, _keep(g, x.shape, axes) / share, 0.0),)
+
+
 @register("max_dim", "min_dim")
 def _extreme_dim(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     # With a dim: the gradient goes to the returned index only (PyTorch's rule).

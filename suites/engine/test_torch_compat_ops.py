@@ -74,6 +74,9 @@ GRAD_CASES: dict[str, Callable[[Any, Any], Any]] = {
     "round_times_x": lambda m, x: x.round() * x,
     "floor_ceil_trunc": lambda m, x: x.floor() + x.ceil() + x.trunc(),
     "where_scalar_branch": lambda m, x: m.where(x > 2, x * x, 0.0),
+    # Tied extremes share the gradient evenly in amax/amin (not in max(dim), which picks one).
+    "amax_ties": lambda m, x: m.amax(m.stack([x, m.full((4,), 3.0)]), 0) * 3,
+    "amin_ties_all_dims": lambda m, x: m.amin(m.stack([x, m.ones(4)]), (0, 1)),
 }
 
 
