@@ -1238,7 +1238,7 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
         or builtins.any(isinstance(a, Tensor) and a._requires_grad for a in args)
     )
     if graph:
-        if base._node is None and base._requires_grad:
+        if (t._node is None and t._requires_grad) or (base._node is None and base._requires_grad):
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
                 if view is None

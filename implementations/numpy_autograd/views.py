@@ -93,7 +93,9 @@ def refresh(t: Any) -> None:
 def rederive(t: Any) -> None:
     """Make view ``t``'s graph node ``forward(base)`` from the base's current history."""
     v = t._view
+    v.version = v.base._version
+    if t._node is None and t._requires_grad:
+        return  # made a leaf of its own (requires_grad_() on a view of data): keep it one
     with grad_mode.enable_grad():
         fresh = v.forward(v.base)
     t._node, t._requires_grad = fresh._node, fresh._requires_grad
-    v.version = v.base._version

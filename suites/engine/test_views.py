@@ -75,6 +75,10 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
         "z.backward()",
         "modified by an inplace operation",
     ),
+    "leaf_made_from_a_view": (
+        "x = m.zeros(3); v = x[:2]; v.requires_grad_(); v.mul_(2)",
+        "a view of a leaf Variable that requires grad is being used in an in-place operation",
+    ),
     "expanded_write": (
         "x = m.zeros(1, 3); x.expand(2, 3).add_(1)",
         "more than one element of the written-to tensor refers to a single memory location",
@@ -153,3 +157,12 @@ def test_training_step_unaffected_by_view_tracking() -> None:
     x = engine.from_numpy(np.arange(12.0).reshape(4, 3))
     rows = x[engine.tensor([2, 0])]
     assert rows._view is None and rows.tolist() == [[6.0, 7.0, 8.0], [0.0, 1.0, 2.0]]
+
+
+def test_a_view_made_a_leaf_stays_one_when_its_base_changes() -> None:
+    x = engine.zeros(3)
+    v = x[:2]
+    v.requires_grad_()
+    x.add_(1)
+    (v * 2).sum().backward()
+    assert v.tolist() == [1.0, 1.0] and v.is_leaf and v.grad.tolist() == [2.0, 2.0]
