@@ -9,6 +9,8 @@ Prints Markdown:
 * steady-state epoch time per target, workload and mode, with the ratio to the hand-fused
   NumPy floor (``training.TimeEpoch``), per dtype; with ``--baseline TARGET`` also the ratio
   to that target;
+* each target's epoch time over the floor's, measured side by side in one process
+  (``training.TrackFloorRatio``);
 * compilation seconds of the compiled targets (``training.TrackCompile``);
 * epoch time against training rows and the fitted exponent (``scaling.TimeScaling``; also
   ``scaling.TrackScalingExponent`` when it ran);
@@ -109,6 +111,24 @@ def ratio_tables(results: Any, baseline: str | None) -> list[str]:
     return lines
 
 
+def overhead_table(results: Any) -> list[str]:
+    """Epoch time over the floor's, measured interleaved in one process
+    (``training.TrackFloorRatio``): one row per target, one column per mode and dtype."""
+    cells = grid(results, "training.TrackFloorRatio.track_epoch_ratio")
+    if not cells:
+        return ["\n(no training.TrackFloorRatio results)"]
+    columns = sorted({(k[1], k[2], k[3]) for k in cells})
+    lines = [f"\n### Epoch time over {FLOOR}'s, measured side by side (ratio of medians)", ""]
+    lines.append("| target | " + " | ".join(f"{w} {m} {d}" for w, m, d in columns) + " |")
+    lines.append("|---" * (len(columns) + 1) + "|")
+    for t in _targets(cells):
+        row = [cells.get((t, *c)) for c in columns]
+        lines.append(
+            f"| {t} | " + " | ".join("n/a" if v is None else f"{v:.2f}x" for v in row) + " |"
+        )
+    return lines
+
+
 def compile_table(results: Any) -> list[str]:
     """Compilation seconds per compiled target, configuration and dtype."""
     cells = grid(results, "training.TrackCompile.track_compile_s")
@@ -204,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     head = f"## asv results: machine {args.machine}, commit {results.commit_hash[:8]}"
     out = [head]
     out += ratio_tables(results, args.baseline)
+    out += overhead_table(results)
     out += compile_table(results)
     out += scaling_table(results)
     out += convergence_table(results)

@@ -262,8 +262,9 @@ class TrackFloorRatio:
 
     Each sample alternates a floor run and a target run of the same workload (``PAIRS``
     pairs after one warm-up run of each, every run at least ``STEPS`` timed optimizer
-    steps), so both see the same machine state; the value is the ratio of the two medians. A ratio of 1 means no framework
-    overhead beyond hand-fused NumPy; below 1, a compiled epoch beats an eager Python loop.
+    steps), so both see the same machine state; the value is the ratio of the two medians.
+    A ratio of 1 means no framework overhead beyond hand-fused NumPy; below 1, a compiled
+    epoch beats an eager Python loop.
     """
 
     params: ClassVar[list[list[str]]] = [
