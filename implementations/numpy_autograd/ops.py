@@ -48,8 +48,11 @@ def _record(op: str, out: Any, inputs: tuple[Any, ...], ctx: Any = None) -> Tens
         out = np.asarray(out)
     if grad_mode.enabled:
         for t in inputs:
-            if isinstance(t, Tensor) and t._requires_grad:
-                return _make(out, Node(op, inputs, out, ctx))
+            if isinstance(t, Tensor):
+                if t._view is not None:  # its base may have joined a graph in place since
+                    views.refresh(t)
+                if t._requires_grad:
+                    return _make(out, Node(op, inputs, out, ctx))
     return _make(out)
 
 

@@ -48,6 +48,10 @@ CASES: dict[str, str] = {
         "w = m.tensor([3.0, 4.0], requires_grad=True)\n"
         "y = x * 1; y.mul_(w); y.sum().backward(); out = (y, x.grad, w.grad)"
     ),
+    "view_of_data_whose_base_joins_a_graph": (
+        "x = m.zeros(3); v = x[:2]; w = m.ones(3, requires_grad=True); x.add_(w)\n"
+        "z = v * 2; z.sum().backward(); out = (z, w.grad)"
+    ),
     "relu_inplace_module": (
         "x = m.tensor([-1.0, 2.0], requires_grad=True); y = x * 1\n"
         "z = nn_.ReLU(inplace=True)(y); z.sum().backward(); out = (y, z, x.grad)"
