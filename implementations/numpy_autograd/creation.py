@@ -29,10 +29,15 @@ def _infer(data: Any) -> np.ndarray:
     if isinstance(data, np.ndarray | np.generic):
         a = np.array(data)
         return a.astype(dtypes.from_numpy_dtype(a.dtype), copy=False)
-    if isinstance(data, list | tuple) and builtins.any(isinstance(x, Tensor) for x in _flat(data)):
+    flat = _flat(data) if isinstance(data, list | tuple) else [data]
+    if builtins.any(isinstance(x, Tensor) for x in flat):
         data = _untensor(data)
     a = np.array(data)
     if a.dtype.kind == "f":
+        # A NumPy float64 scalar among the elements keeps its dtype, as in PyTorch; Python
+        # floats take the default dtype.
+        if builtins.any(isinstance(x, np.float64) for x in flat):
+            return a.astype(dtypes.float64)
         return a.astype(dtypes.get_default_dtype())
     if a.dtype.kind in "iu":
         return a.astype(dtypes.int64)

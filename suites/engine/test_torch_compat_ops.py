@@ -27,6 +27,10 @@ def _np(x: Any) -> Any:
 
 
 VALUE_CASES: dict[str, Callable[[Any], Any]] = {
+    # Creation keeps a NumPy float64 scalar's dtype; Python floats take the default.
+    "tensor_np_float64_list": lambda m: m.tensor([np.float64(1.0), 2.0]),
+    "tensor_np_float32_list": lambda m: m.tensor([np.float32(1.0)]),
+    "tensor_python_floats": lambda m: m.tensor([[1.0], [2.5]]),
     # PyTorch treats a NumPy scalar as a Python number: no promotion to float64.
     "f32_div_np_float64": lambda m: m.ones(2) / np.sqrt(4.0),
     "f32_mul_np_float64": lambda m: m.ones(2) * np.float64(2),
