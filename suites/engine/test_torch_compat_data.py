@@ -15,20 +15,9 @@ import numpy as np
 import pytest
 
 import implementations.numpy_autograd as engine
+from suites.engine.compare import comparable
 
 Point = namedtuple("Point", "x y")
-
-
-def _shape(x: Any) -> Any:
-    """A comparable structure: tensors as (dtype name, values), containers keep their type."""
-    if hasattr(x, "dtype") and hasattr(x, "detach"):
-        a = x.detach().numpy()
-        return "tensor", str(a.dtype), a.tolist()
-    if isinstance(x, dict):
-        return {k: _shape(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return type(x).__name__, [_shape(v) for v in x]
-    return type(x).__name__, x
 
 
 class Rows:
@@ -92,14 +81,14 @@ CONVERT_CASES: dict[str, Any] = {
 
 @pytest.mark.parametrize("case", list(BATCH_CASES))
 def test_batches_match_torch(case: str, torch_mod: Any) -> None:
-    assert _shape(BATCH_CASES[case](engine)) == _shape(BATCH_CASES[case](torch_mod))
+    assert comparable(BATCH_CASES[case](engine)) == comparable(BATCH_CASES[case](torch_mod))
 
 
 @pytest.mark.parametrize("case", list(CONVERT_CASES))
 def test_default_convert_matches_torch(case: str, torch_mod: Any) -> None:
     data = CONVERT_CASES[case]
     got = engine.utils.data.default_convert(data)
-    assert _shape(got) == _shape(torch_mod.utils.data.default_convert(data))
+    assert comparable(got) == comparable(torch_mod.utils.data.default_convert(data))
 
 
 def test_numpy_scalars_and_rows_collate() -> None:

@@ -14,17 +14,7 @@ import numpy as np
 import pytest
 
 import implementations.numpy_autograd as engine
-
-
-def _np(x: Any) -> Any:
-    """A comparable value: arrays as (dtype name, values), tuples element-wise."""
-    if isinstance(x, tuple):
-        return tuple(_np(v) for v in x)
-    if hasattr(x, "dtype") and hasattr(x, "detach"):
-        a = x.detach().numpy()
-        return str(a.dtype), a.tolist()
-    return x
-
+from suites.engine.compare import comparable
 
 VALUE_CASES: dict[str, Callable[[Any], Any]] = {
     # Creation keeps a NumPy float64 scalar's dtype; Python floats take the default.
@@ -59,7 +49,7 @@ VALUE_CASES: dict[str, Callable[[Any], Any]] = {
 
 @pytest.mark.parametrize("case", list(VALUE_CASES))
 def test_values_and_dtypes_match_torch(case: str, torch_mod: Any) -> None:
-    assert _np(VALUE_CASES[case](engine)) == _np(VALUE_CASES[case](torch_mod))
+    assert comparable(VALUE_CASES[case](engine)) == comparable(VALUE_CASES[case](torch_mod))
 
 
 def test_numpy_scalar_keeps_float32_without_torch() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 import implementations.numpy_autograd as engine
 from implementations.numpy_autograd import nn
+from suites.engine.compare import comparable
 
 CASES: dict[str, str] = {
     "view_inplace_no_grad": "x = m.zeros(2, 3); v = x[0]; v.add_(1); out = x",
@@ -100,18 +101,11 @@ def _run(code: str, m: Any) -> Any:
     return namespace.get("out")
 
 
-def _plain(x: Any) -> Any:
-    if isinstance(x, tuple):
-        return tuple(_plain(v) for v in x)
-    a = x.detach().numpy()
-    return str(a.dtype), a.shape, a.tolist()
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_views_match_torch(case: str, torch_mod: Any) -> None:
     import torch.nn  # noqa: F401  (m.nn must be importable as an attribute)
 
-    assert _plain(_run(CASES[case], engine)) == _plain(_run(CASES[case], torch_mod))
+    assert comparable(_run(CASES[case], engine)) == comparable(_run(CASES[case], torch_mod))
 
 
 @pytest.mark.parametrize("case", list(ERROR_CASES))
