@@ -72,8 +72,8 @@ class Node:
         for t in inputs:
             if isinstance(t, Tensor):
                 view = t._view
-                if view is not None and view.version != view.base._version:
-                    views.rederive(t)  # its base was modified in place: follow its history
+                if view is not None:
+                    views.refresh(t)  # its base may have been modified in place since
                 n = t._node
                 if n is not None:
                     n.consumers += 1

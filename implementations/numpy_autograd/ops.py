@@ -836,7 +836,7 @@ def _unreshape(base: Tensor, value: Tensor, shape: Any) -> Tensor:
 def view(input: Tensor, *shape: Any) -> Tensor:
     """:func:`reshape` that never copies: PyTorch's error when the strides do not allow it."""
     out = reshape(input, *shape)
-    if out._data.size and not np.may_share_memory(out._data, input._data):
+    if out._data.size and out._view is None:  # reshape had to copy: views.track said so
         raise RuntimeError(
             "view size is not compatible with input tensor's size and stride (at least one "
             "dimension spans across two contiguous subspaces). Use .reshape(...) instead."
