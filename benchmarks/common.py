@@ -257,9 +257,9 @@ def build(
     )
 
 
-def timing_epochs(steps_per_epoch: int) -> int:
-    """One warm-up epoch plus enough epochs for :data:`TIMING_STEPS` timed steps (>= 2)."""
-    return 1 + max(2, math.ceil(TIMING_STEPS / max(steps_per_epoch, 1)))
+def timing_epochs(steps_per_epoch: int, steps: int = TIMING_STEPS) -> int:
+    """One warm-up epoch plus enough epochs for ``steps`` timed steps (at least 2 epochs)."""
+    return 1 + max(2, math.ceil(steps / max(steps_per_epoch, 1)))
 
 
 def timing_workload(

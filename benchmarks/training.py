@@ -282,7 +282,7 @@ class TrackFloorRatio:
         self.runner = common.runner(target, dtype)
         self.floor = common.runner(common.FLOOR, dtype)
         warm = common.build(wl, mode, dtype, epochs=1)
-        epochs = 1 + math.ceil(self.STEPS / warm.steps_per_epoch)
+        epochs = common.timing_epochs(warm.steps_per_epoch, self.STEPS)
         self.workload = common.build(wl, mode, dtype, epochs=epochs)
         self.runner.train(warm)
         self.floor.train(warm)
