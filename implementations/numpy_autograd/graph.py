@@ -104,20 +104,21 @@ def run(
             if t._node is None and t in grads:
                 captured[i] = grads[t]
     if accumulate:
-        # A leaf may keep (not copy) an array this pass allocated: one that owns its memory
-        # (not a view), is not a root gradient (the caller's array, or the shared read-only
-        # ones) and that no other leaf got (x + y hands the same array to both leaves).
-        # VJPs only ever return their upstream gradient or fresh arrays, never saved ones.
-        given = set(map(id, root_grads))
-        for leaf, g in grads.items():
-            if leaf.__class__ is not Node:
-                owned = g.__class__ is np.ndarray and g.base is None and id(g) not in given
-                given.add(id(g))
-                if leaf.grad is None and not create_graph:  # the usual case, inlined
-                    leaf.grad = Tensor(g if owned else np.array(g))
-                else:
-                    _accumulate(leaf, g, create_graph, owned)
+        _accumulate_all(grads, root_grads, create_graph)
     return captured
+
+
+def backward_scalar(root: Tensor, one: np.ndarray, retain_graph: bool) -> None:
+    """``loss.backward()`` on a scalar: :func:`run` from ``root`` with gradient ``one``,
+    accumulating into the leaves' ``.grad``, without its multi-root and capture setup."""
+    node = root._node
+    grads: dict[Any, Any] = {node: one}
+    deps = None if node.tree else _dependencies([node])
+    _walk([node], grads, deps, _NOTHING_WANTED, [], NUMPY, retain_graph)
+    _accumulate_all(grads, (one,), False)
+
+
+_NOTHING_WANTED: dict[Node, list[int]] = {}
 
 
 def _walk(
@@ -167,6 +168,23 @@ def _walk(
         if not retain_graph:  # node.free(), inlined
             node.freed = True
             node.out = None
+
+
+def _accumulate_all(grads: dict[Any, Any], root_grads: Sequence[Any], create_graph: bool) -> None:
+    """Hand each leaf in ``grads`` its gradient (into ``.grad``, as AccumulateGrad)."""
+    # A leaf may keep (not copy) an array this pass allocated: one that owns its memory
+    # (not a view), is not a root gradient (the caller's array, or the shared read-only
+    # ones) and that no other leaf got (x + y hands the same array to both leaves).
+    # VJPs only ever return their upstream gradient or fresh arrays, never saved ones.
+    given = set(map(id, root_grads))
+    for leaf, g in grads.items():
+        if leaf.__class__ is not Node:
+            owned = g.__class__ is np.ndarray and g.base is None and id(g) not in given
+            given.add(id(g))
+            if leaf.grad is None and not create_graph:  # the usual case, inlined
+                leaf.grad = Tensor(g if owned else np.array(g))
+            else:
+                _accumulate(leaf, g, create_graph, owned)
 
 
 def _retain(node: Node, g: Any) -> None:

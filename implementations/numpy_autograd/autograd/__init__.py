@@ -94,11 +94,8 @@ def backward(
         and tensors._node is not None
         and tensors._data.size == 1
     ):  # loss.backward(): the common case, without the general argument handling
-        graph.run(
-            (tensors,),
-            (_ones(tensors._data.shape, tensors._data.dtype),),
-            retain_graph=bool(retain_graph),
-            create_graph=False,
+        graph.backward_scalar(
+            tensors, _ones(tensors._data.shape, tensors._data.dtype), bool(retain_graph)
         )
         return
     outputs = _tensors(tensors)
