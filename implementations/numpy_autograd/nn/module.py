@@ -96,9 +96,12 @@ class Module:
             f'Module [{type(self).__name__}] is missing the required "forward" function'
         )
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Looked up on each call, so a forward replaced on the instance or the class is used.
-        return self.forward(*args, **kwargs)
+    @property
+    def __call__(self) -> Callable[..., Any]:
+        # Calling a module calls its forward (there are no hooks): handing back the bound
+        # forward, looked up on each call (so a forward replaced on the instance or the class
+        # is used), costs no Python frame of its own.
+        return self.forward
 
     # -- traversal ------------------------------------------------------------------------------
     def named_modules(
