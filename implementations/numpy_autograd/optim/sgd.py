@@ -56,6 +56,12 @@ class SGD(Optimizer):
             lr, momentum = group["lr"], group["momentum"]
             dampening, wd = group["dampening"], group["weight_decay"]
             nesterov, maximize = group["nesterov"], group["maximize"]
+            if not (momentum or wd or maximize):  # plain SGD: p -= lr * grad, and nothing else
+                for p in group["params"]:
+                    if p.grad is not None:
+                        np.add(p._data, p.grad._data * -lr, out=p._data)
+                        p._version += 1
+                continue
             for p in group["params"]:
                 if p.grad is None:
                     continue
