@@ -104,7 +104,7 @@ def run(
             if t._node is None and t in grads:
                 captured[i] = grads[t]
     if accumulate:
-        _accumulate_all(grads, root_grads, create_graph)
+        _accumulate_all(grads, set(map(id, root_grads)), create_graph)
     return captured
 
 
@@ -115,7 +115,7 @@ def backward_scalar(root: Tensor, one: np.ndarray, retain_graph: bool) -> None:
     grads: dict[Any, Any] = {node: one}
     deps = None if node.tree else _dependencies([node])
     _walk([node], grads, deps, _NOTHING_WANTED, [], NUMPY, retain_graph)
-    _accumulate_all(grads, (one,), False)
+    _accumulate_all(grads, {id(one)}, False)
 
 
 _NOTHING_WANTED: dict[Node, list[int]] = {}
@@ -170,21 +170,22 @@ def _walk(
             node.out = None
 
 
-def _accumulate_all(grads: dict[Any, Any], root_grads: Sequence[Any], create_graph: bool) -> None:
-    """Hand each leaf in ``grads`` its gradient (into ``.grad``, as AccumulateGrad)."""
-    # A leaf may keep (not copy) an array this pass allocated: one that owns its memory
-    # (not a view), is not a root gradient (the caller's array, or the shared read-only
-    # ones) and that no other leaf got (x + y hands the same array to both leaves).
-    # VJPs only ever return their upstream gradient or fresh arrays, never saved ones.
-    given = set(map(id, root_grads))
+def _accumulate_all(grads: dict[Any, Any], kept: set[int], create_graph: bool) -> None:
+    """Hand each leaf in ``grads`` (after a full walk, only leaves are left) its gradient,
+    into ``.grad`` as PyTorch's AccumulateGrad does.
+
+    A leaf without a gradient may keep the array itself rather than a copy when it owns its
+    memory (not a view) and no one else holds it: ``kept`` starts with the ids of the root
+    gradients (the caller's arrays, or the shared read-only ones) and collects those kept,
+    since x + y hands the same array to both leaves. VJPs only ever return their upstream
+    gradient or fresh arrays (or NumPy scalars, which Tensor() converts), never saved ones.
+    """
     for leaf, g in grads.items():
-        if leaf.__class__ is not Node:
-            owned = g.__class__ is np.ndarray and g.base is None and id(g) not in given
-            given.add(id(g))
-            if leaf.grad is None and not create_graph:  # the usual case, inlined
-                leaf.grad = Tensor(g if owned else np.array(g))
-            else:
-                _accumulate(leaf, g, create_graph, owned)
+        if leaf.grad is None and not create_graph and g.base is None and id(g) not in kept:
+            kept.add(id(g))
+            leaf.grad = Tensor(g)
+        else:
+            _accumulate(leaf, g, create_graph)
 
 
 def _retain(node: Node, g: Any) -> None:
@@ -194,13 +195,13 @@ def _retain(node: Node, g: Any) -> None:
         t.grad = g if t.grad is None else t.grad + g
 
 
-def _accumulate(leaf: Tensor, g: Any, create_graph: bool, owned: bool = False) -> None:
-    """``leaf.grad += g`` (in place, as PyTorch's AccumulateGrad), or ``g`` itself when the
-    leaf has none yet (a copy unless ``owned``: the leaf will later add into it in place)."""
+def _accumulate(leaf: Tensor, g: Any, create_graph: bool) -> None:
+    """``leaf.grad += g`` (in place, as PyTorch's AccumulateGrad), or a copy of ``g`` when
+    the leaf has none yet (the leaf will later add into it in place)."""
     if create_graph:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
     elif leaf.grad is None:
-        leaf.grad = Tensor(g if owned else np.array(g, copy=True))
+        leaf.grad = Tensor(np.array(g, copy=True))
     elif leaf.grad._requires_grad:
         leaf.grad = Tensor(leaf.grad._data + g)
     else:

@@ -115,7 +115,7 @@ def backward(
     )
     for t, g in zip(targets, captured, strict=True):
         if g is not None:
-            graph._accumulate(t, g, create_graph, owned=False)
+            graph._accumulate(t, g, create_graph)
 
 
 def grad(
