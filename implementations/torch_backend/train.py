@@ -136,7 +136,7 @@ def train(
             t0 = time.perf_counter()
             for xb, yb in loader:
                 opt.zero_grad(set_to_none=True)
-                loss = forward_loss(xb, yb)
+                loss = loss_fn(model(xb), yb)
                 loss.backward()
                 opt.step()
                 losses.append(loss.detach())
