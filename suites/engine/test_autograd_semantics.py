@@ -28,6 +28,11 @@ def test_shared_gradient_is_not_aliased_between_leaves() -> None:
     (x + y).sum().backward()
     x.grad.zero_()
     assert y.grad.tolist() == [1.0, 1.0, 1.0]
+    # The same, with a fresh array (mul's gradient, not a view) handed to both leaves.
+    x.grad = y.grad = None
+    ((x + y) * 2).sum().backward()
+    x.grad.zero_()
+    assert y.grad.tolist() == [2.0, 2.0, 2.0]
 
 
 def test_leaf_gradient_never_aliases_the_callers_gradient() -> None:
@@ -41,6 +46,10 @@ def test_leaf_gradient_never_aliases_the_callers_gradient() -> None:
     y.backward()
     y.backward()  # the implicit gradient of a scalar is shared and read-only: copied
     assert y.grad.item() == 2.0
+    z = torch.ones((), requires_grad=True)
+    (z + 0).backward()  # loss.backward()'s path: add hands the implicit gradient to z
+    (z + 0).backward()
+    assert z.grad.item() == 2.0
 
 
 def test_intermediate_reused_after_a_loss_was_built() -> None:
