@@ -718,7 +718,7 @@ def _amax_amin(op: str, fn: Any, input: Tensor, dim: Any, keepdim: bool) -> Tens
     axes = _axes(dim, xd.ndim)
     if xd.size == 0:
         raise IndexError(f"{op}(): Expected reduction dim to be specified for input.numel() == 0.")
-    return _record(op, np.asarray(fn(xd, axis=axes, keepdims=keepdim)), (input,), (axes, fn))
+    return _record(op, np.asarray(fn(xd, axis=axes, keepdims=keepdim)), (input,), axes)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:

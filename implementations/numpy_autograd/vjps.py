@@ -329,19 +329,13 @@ def _var(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
         return (_keep(g, shape, axes) * (2.0 / dof if dof > 0 else math.inf) * centered,)
 
 
-@register("max", "min")
+@register("max", "min", "amax", "amin")
 def _extreme(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
-    # No dim: PyTorch splits the gradient evenly between tied extremes.
-    hit = node.raw(0) == node.raw_result()
-    return (xp.where(hit, g / np.count_nonzero(hit), 0.0),)
-
-
-@register("amax", "amin")
-def _amax_amin(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
-    # Every element equal to the extreme of its slice gets an equal share (PyTorch's amax).
-    axes, fn = node.ctx
+    # Every element equal to the extreme of its slice gets an equal share: PyTorch's rule for
+    # amax/amin and for max()/min() without a dim (the all-axes case: ctx None).
+    axes = node.ctx
     x = node.raw(0)
-    hit = x == fn(x, axis=axes, keepdims=True)
+    hit = x == _keep(node.raw_result(), x.shape, axes)
     share = np.add.reduce(hit, axis=axes, keepdims=True).astype(x.dtype)
     return (xp.where(hit, _keep(g, x.shape, axes) / share, 0.0),)
 
