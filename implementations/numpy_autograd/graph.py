@@ -71,16 +71,11 @@ def run(
     (autograd.grad). Root gradients must not be written to afterwards by the caller (a leaf
     root keeps a copy).
     """
-    if len(roots) == 1:  # loss.backward()
-        key = roots[0]._node or roots[0]
-        grads: dict[Any, Any] = {key: root_grads[0]}
-        root_nodes = [key] if key.__class__ is Node else []
-    else:
-        grads = {}
-        for t, g in zip(roots, root_grads, strict=True):
-            key = t._node or t
-            grads[key] = grads[key] + g if key in grads else g
-        root_nodes = [k for k in grads if k.__class__ is Node]
+    grads: dict[Any, Any] = {}
+    for t, g in zip(roots, root_grads, strict=True):
+        key = t._node or t
+        grads[key] = grads[key] + g if key in grads else g
+    root_nodes = [k for k in grads if k.__class__ is Node]
     deps: dict[Node, int] | None = None
     if len(root_nodes) == 1 and root_nodes[0].tree:
         ready = root_nodes
