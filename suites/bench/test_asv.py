@@ -118,8 +118,8 @@ def test_quick_smoke_one_per_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     ref = discovery.default_reference()
     if ref is not None:  # one real backend through the same timing path
         picks.append(("training.TimeEpoch.time_epoch", (ref.name, "bc_logreg", "mb32", "float32")))
-        ratio = ("training.TrackFloorRatio.track_epoch_ratio", "bc_logreg", "batch", "float32")
-        picks.append((ratio[0], (ref.name, *ratio[1:])))
+        ratio = "training.TrackFloorRatio.track_epoch_ratio"
+        picks.append((ratio, (ref.name, "bc_logreg", "batch", "float32")))
     selectors = [a for name, params in picks for a in ("-b", _selector(name, params))]
     proc = _asv(
         "run",
