@@ -17,7 +17,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from harness import catalog
 from harness.contract import Backend, Capabilities, DeviceStatus
@@ -126,25 +126,29 @@ def _discover() -> tuple[Target, ...]:
         if ep.name in seen:  # the same distribution visible twice on sys.path
             continue
         seen.add(ep.name)
-        try:
-            obj = ep.load()
-            backend: Backend = obj() if isinstance(obj, type) else obj
-            backend.load()
-            version = backend.version()
-            devices = backend.devices()
-        except Exception as e:
-            msg = f"{type(e).__name__}: {e}"
-            warnings.warn(
-                f"harness backend {ep.name!r} ({ep.value}) failed to load: {msg}",
-                BackendLoadWarning,
-                stacklevel=2,
-            )
-            broken = _Broken(ep.name, f"failed to load: {msg}")
-            found.append(Target(broken, ep.name, "*", False, broken.error))
-            continue
-        for d in devices:
-            found.append(Target(backend, ep.name, d.device, d.available, d.reason, version))
+        found += load_targets(ep)
     return tuple(found)
+
+
+def load_targets(ep: EntryPoint) -> list[Target]:
+    """The targets of one ``harness.backends`` entry point: one per device its backend
+    reports, or a single unavailable target saying why it failed to load (with a warning)."""
+    try:
+        obj = ep.load()
+        backend: Backend = obj() if isinstance(obj, type) else obj
+        backend.load()
+        version = backend.version()
+        devices = backend.devices()
+    except Exception as e:
+        msg = f"{type(e).__name__}: {e}"
+        warnings.warn(
+            f"harness backend {ep.name!r} ({ep.value}) failed to load: {msg}",
+            BackendLoadWarning,
+            stacklevel=3,  # the caller of _discover(), as before this was split out
+        )
+        broken = _Broken(ep.name, f"failed to load: {msg}")
+        return [Target(broken, ep.name, "*", False, broken.error)]
+    return [Target(backend, ep.name, d.device, d.available, d.reason, version) for d in devices]
 
 
 def all_targets() -> list[Target]:

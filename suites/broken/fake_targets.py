@@ -65,22 +65,12 @@ def _reference() -> discovery.Target | None:
     best = None
     for ep in entry_points(group=discovery.GROUP):
         try:
-            cls = ep.load()
+            priority = ep.load().capabilities.reference_priority
         except Exception:
-            continue
-        priority = cls.capabilities.reference_priority
+            continue  # cannot be the reference; discovery reports it where it matters
         if priority > 0 and (best is None or priority > best[0]):
-            best = (priority, ep.name, cls)
-    if best is None:
-        return None
-    _, name, cls = best
-    backend = cls() if isinstance(cls, type) else cls
-    backend.load()
-    pool = [
-        discovery.Target(backend, name, d.device, d.available, d.reason, backend.version())
-        for d in backend.devices()
-    ]
-    return discovery.default_reference(pool)
+            best = (priority, ep)
+    return None if best is None else discovery.default_reference(discovery.load_targets(best[1]))
 
 
 def _targets() -> tuple[discovery.Target, ...]:
