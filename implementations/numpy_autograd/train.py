@@ -87,9 +87,6 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
     opt = _optimizer(workload, model.parameters())
     loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
 
-    def forward_loss(x: Any, y: Any) -> Any:
-        return loss_fn(model(x), y)
-
     step_loss: list[np.ndarray] = []
     train_loss, test_acc, epoch_s = [], [], []
     for epoch_batches in workload.batches:
@@ -108,7 +105,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
         step_loss.append(torch.stack(losses).double().numpy())
         model.eval()
         with torch.no_grad():
-            train_loss.append(float(forward_loss(x_train, y_train)))
+            train_loss.append(float(loss_fn(model(x_train), y_train)))
             out = model(x_test)
             pred = (out > 0).to(y_test.dtype) if binary else out.argmax(-1)
             test_acc.append(float((pred == y_test).double().mean()))
