@@ -8,4 +8,16 @@ from harness.contract import Backend, Capabilities, DeviceStatus, History, Unsup
 
 __version__ = "0.1.0"
 
-__all__ = ["Backend", "Capabilities", "DeviceStatus", "History", "Unsupported", "__version__"]
+DISTRIBUTION = "autodiff-harness"
+"""The name to ``pip install`` (and to depend on); the import name and the command are
+``harness``."""
+
+__all__ = [
+    "DISTRIBUTION",
+    "Backend",
+    "Capabilities",
+    "DeviceStatus",
+    "History",
+    "Unsupported",
+    "__version__",
+]

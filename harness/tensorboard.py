@@ -34,7 +34,7 @@ def require() -> ModuleType:
     except ImportError as e:
         raise TensorBoardUnavailable(
             f"--tensorboard needs tensorboardX, which cannot be imported ({e}); install it "
-            "with: pip install 'harness[tensorboard]' (or pip install tensorboardX)"
+            "with: pip install 'autodiff-harness[tensorboard]' (or pip install tensorboardX)"
         ) from None
     return tensorboardX
 

@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         path = register(fields)
     except ImportError:
         print(
-            "harness machine: error: asv is not installed (pip install 'harness[dev]')",
+            "harness machine: error: asv is not installed (pip install 'autodiff-harness[dev]')",
             file=sys.stderr,
         )
         return 1

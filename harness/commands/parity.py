@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import harness
 from harness import discovery, report, runner
 from harness.cli import UsageError
 
@@ -92,25 +91,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _suites_roots() -> list[Path]:
-    """Folders of the ``suites`` package: the installed one, else the source checkout's."""
+    """Folders of the ``harness.suites`` package (installed from the repository's suites/)."""
     try:
-        pkg = importlib.import_module("suites")
-        roots = [Path(p) for p in getattr(pkg, "__path__", [])]
+        pkg = importlib.import_module("harness.suites")
     except ImportError:
-        roots = []
-    # An editable install made before suites/ existed does not map it; in a source
-    # checkout the suites sit beside the harness package.
-    sibling = Path(harness.__file__).resolve().parent.parent / "suites"
-    if (sibling / "__init__.py").is_file() and sibling not in roots:
-        roots.append(sibling)
-    return roots
+        return []
+    return [Path(p) for p in getattr(pkg, "__path__", [])]
 
 
 def suites_dir(name: str) -> Path:
     """The folder ``name`` of the ``suites`` package (``parity``, ``training``)."""
     roots = _suites_roots()
     if not roots:
-        raise UsageError("the 'suites' package is not installed with harness")
+        raise UsageError("the suites (harness.suites) are not installed with harness")
     for root in roots:
         d = root / name
         if d.is_dir():

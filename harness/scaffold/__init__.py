@@ -3,7 +3,8 @@
 The templates live in ``harness/scaffold/templates/`` (package data) and use
 :class:`string.Template` placeholders: ``$name`` (backend name, the entry-point name and
 the first half of its targets), ``$package`` (the import package), ``$dist`` (the
-distribution name for pip) and ``$cls`` (the Backend class).
+distribution name for pip) and ``$cls`` (the Backend class) and
+``$harness_version`` (the lowest harness version the plugin accepts: this one).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 from string import Template
+
+import harness
+from harness.discovery import GROUP
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 """A backend name: lowercase letters, digits and underscores, starting with a letter.
@@ -65,7 +69,7 @@ class Names:
 
 def taken_names() -> list[str]:
     """Backend names already registered in this environment (entry points, not loaded)."""
-    return sorted({ep.name for ep in entry_points(group="harness.backends")})
+    return sorted({ep.name for ep in entry_points(group=GROUP)})
 
 
 def template_text(template: str) -> str:
@@ -75,7 +79,13 @@ def template_text(template: str) -> str:
 
 def render(names: Names) -> dict[str, str]:
     """Destination path (relative, POSIX) -> file text, for every file of the plugin."""
-    values = {"name": names.name, "package": names.package, "dist": names.dist, "cls": names.cls}
+    values = {
+        "name": names.name,
+        "package": names.package,
+        "dist": names.dist,
+        "cls": names.cls,
+        "harness_version": harness.__version__,
+    }
     return {
         dest.format(package=names.package): Template(template_text(tmpl)).substitute(values)
         for tmpl, dest in FILES

@@ -1,5 +1,5 @@
 """The JAX backend: ``jax:cpu`` and ``jax:gpu`` (functional autograd, compiled training)."""
 
-from implementations.jax_backend.backend import JaxBackend
+from harness.implementations.jax_backend.backend import JaxBackend
 
 __all__ = ["JaxBackend"]

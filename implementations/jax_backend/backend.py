@@ -134,7 +134,7 @@ class JaxBackend(Backend):
     # -- ops and autograd ----------------------------------------------------------
     @cached_property
     def _ops(self) -> dict[str, OpFn]:
-        from implementations.jax_backend.ops import build_ops
+        from harness.implementations.jax_backend.ops import build_ops
 
         return {name: _scoped(fn) for name, fn in build_ops().items()}
 
@@ -216,7 +216,7 @@ class JaxBackend(Backend):
 
     # -- training ----------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
-        from implementations.jax_backend.train import train
+        from harness.implementations.jax_backend.train import train
 
         history: History = train(workload, device, on_epoch=on_epoch)
         return history

@@ -1,7 +1,7 @@
 """Catalog op names mapped to ``jax.numpy`` / ``jax.nn`` functions (imported lazily).
 
 Every function takes and returns JAX arrays with the catalog's positional signature. The
-backend wraps each one in its x64 scope (see :mod:`implementations.jax_backend.backend`),
+backend wraps each one in its x64 scope (see :mod:`harness.implementations.jax_backend.backend`),
 so a float64 op stays float64 even when the caller has not enabled 64-bit mode.
 """
 

@@ -2,7 +2,7 @@
 
 The model is the workload's stack of linear layers (``h @ W.T + b``, PyTorch's layout), the
 loss PyTorch's ``BCEWithLogitsLoss`` / ``CrossEntropyLoss`` with ``reduction="mean"``, the
-optimizer from :mod:`implementations.jax_backend.optim` (optax following ``torch.optim``).
+optimizer from :mod:`harness.implementations.jax_backend.optim` (optax following ``torch.optim``).
 
 Batches of different sizes (the last, partial mini-batch) are padded to the largest batch
 with row 0 and a 0/1 mask: the batch loss is ``sum(mask * row_loss) / n_real``, so padded
@@ -26,10 +26,10 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
+from harness.implementations.jax_backend.backend import jax_device, scope
 
 from harness.contract import History
 from harness.workload import Workload
-from implementations.jax_backend.backend import jax_device, scope
 
 LOOPS = ("scan", "step")
 """``scan``: one compiled call per epoch; ``step``: one compiled call per optimizer step."""
@@ -74,8 +74,7 @@ def model_fns(workload: Workload) -> tuple[Callable[..., Any], Callable[..., Any
     """``forward(params, x) -> logits`` and ``row_loss(logits, y) -> per-row loss``."""
     import jax
     import jax.numpy as jnp
-
-    from implementations.jax_backend.ops import bce_with_logits_rows
+    from harness.implementations.jax_backend.ops import bce_with_logits_rows
 
     act = {"relu": jax.nn.relu, "tanh": jnp.tanh}[workload.model.activation]
     n_layers = workload.model.n_layers
@@ -174,8 +173,7 @@ def _train(
     workload: Workload, device: str, loop: str, on_epoch: Callable[[int], None] | None
 ) -> History:
     import jax
-
-    from implementations.jax_backend import optim
+    from harness.implementations.jax_backend import optim
 
     dev = jax_device(device)
     ds = workload.dataset

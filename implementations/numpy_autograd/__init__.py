@@ -2,10 +2,10 @@
 
 PyTorch-tutorial code runs with only its imports changed::
 
-    import implementations.numpy_autograd as torch
-    from implementations.numpy_autograd import nn, optim
-    import implementations.numpy_autograd.nn.functional as F
-    from implementations.numpy_autograd.utils.data import DataLoader, TensorDataset
+    import harness.implementations.numpy_autograd as torch
+    from harness.implementations.numpy_autograd import nn, optim
+    import harness.implementations.numpy_autograd.nn.functional as F
+    from harness.implementations.numpy_autograd.utils.data import DataLoader, TensorDataset
 
 Layout (one concept per file): :mod:`.tensor` (the Tensor), :mod:`.ops` (forward of every
 op), :mod:`.node` (a recorded op), :mod:`.vjps` (every VJP, one registry), :mod:`.graph`
@@ -15,8 +15,8 @@ op), :mod:`.node` (a recorded op), :mod:`.vjps` (every VJP, one registry), :mod:
 
 from __future__ import annotations
 
-from implementations.numpy_autograd import dtypes as _dtypes
-from implementations.numpy_autograd.creation import (
+from harness.implementations.numpy_autograd import dtypes as _dtypes
+from harness.implementations.numpy_autograd.creation import (
     arange,
     as_tensor,
     empty,
@@ -34,15 +34,15 @@ from implementations.numpy_autograd.creation import (
     zeros,
     zeros_like,
 )
-from implementations.numpy_autograd.dtypes import get_default_dtype, set_default_dtype
-from implementations.numpy_autograd.grad_mode import (
+from harness.implementations.numpy_autograd.dtypes import get_default_dtype, set_default_dtype
+from harness.implementations.numpy_autograd.grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
-from implementations.numpy_autograd.ops import (
+from harness.implementations.numpy_autograd.ops import (
     abs,
     add,
     all,
@@ -124,7 +124,7 @@ from implementations.numpy_autograd.ops import (
     var,
     where,
 )
-from implementations.numpy_autograd.random import (
+from harness.implementations.numpy_autograd.random import (
     Generator,
     default_generator,
     initial_seed,
@@ -138,7 +138,7 @@ from implementations.numpy_autograd.random import (
     randperm,
     seed,
 )
-from implementations.numpy_autograd.tensor import Size, Tensor, device
+from harness.implementations.numpy_autograd.tensor import Size, Tensor, device
 
 float32 = _dtypes.float32
 float = _dtypes.float32
@@ -152,7 +152,7 @@ dtype = type(_dtypes.float32)
 __version__ = "0.1.0"
 
 # Submodules last: they import the names above.
-from implementations.numpy_autograd import (  # noqa: E402
+from harness.implementations.numpy_autograd import (  # noqa: E402
     autograd,
     nn,
     optim,

@@ -2,7 +2,7 @@
 
 Declared capabilities: float32 and float64; reverse mode; second order through
 ``create_graph=True``; forward mode (``jvp``) through the double-VJP trick of
-:func:`implementations.numpy_autograd.autograd.functional.jvp` (exact, reverse mode twice);
+:func:`harness.implementations.numpy_autograd.autograd.functional.jvp` (exact, reverse mode twice);
 training. With ``reference_priority=50`` it is the default reference when PyTorch (100) is
 not installed.
 """
@@ -31,7 +31,7 @@ def _check(device: str) -> None:
 
 
 class NumpyBackend(Backend):
-    """The from-scratch NumPy autograd engine (``implementations.numpy_autograd``)."""
+    """The from-scratch NumPy autograd engine (``harness.implementations.numpy_autograd``)."""
 
     name = "numpy"
     capabilities = Capabilities(
@@ -44,7 +44,7 @@ class NumpyBackend(Backend):
     )
 
     def version(self) -> str:
-        import implementations.numpy_autograd as engine
+        import harness.implementations.numpy_autograd as engine
 
         return f"{engine.__version__} (numpy {np.__version__})"
 
@@ -53,7 +53,7 @@ class NumpyBackend(Backend):
 
     # -- tensors ---------------------------------------------------------------------------
     def asarray(self, x: np.ndarray, device: str) -> Any:
-        import implementations.numpy_autograd as engine
+        import harness.implementations.numpy_autograd as engine
 
         _check(device)
         return engine.from_numpy(np.array(x, copy=True))
@@ -64,7 +64,7 @@ class NumpyBackend(Backend):
     # -- ops and autograd ------------------------------------------------------------------
     @cached_property
     def _ops(self) -> dict[str, OpFn]:
-        from implementations.numpy_autograd.catalog_ops import build_ops
+        from harness.implementations.numpy_autograd.catalog_ops import build_ops
 
         return build_ops()
 
@@ -78,7 +78,7 @@ class NumpyBackend(Backend):
         return xs
 
     def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
-        from implementations.numpy_autograd import autograd, enable_grad
+        from harness.implementations.numpy_autograd import autograd, enable_grad
 
         argnums = resolve_argnums(argnums, len(primals))
         xs = self._inputs(primals, argnums, device)
@@ -95,7 +95,7 @@ class NumpyBackend(Backend):
         ]
 
     def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
-        from implementations.numpy_autograd.autograd import functional
+        from harness.implementations.numpy_autograd.autograd import functional
 
         argnums = resolve_argnums(argnums, len(primals))
         xs = [self.asarray(p, device) for p in primals]
@@ -114,7 +114,7 @@ class NumpyBackend(Backend):
         return self.to_numpy(out), self.to_numpy(tan)
 
     def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
-        from implementations.numpy_autograd import autograd, enable_grad
+        from harness.implementations.numpy_autograd import autograd, enable_grad
 
         argnums = resolve_argnums(argnums, len(primals))
         xs = self._inputs(primals, argnums, device)
@@ -144,7 +144,7 @@ class NumpyBackend(Backend):
 
     # -- training --------------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
-        from implementations.numpy_autograd.train import train
+        from harness.implementations.numpy_autograd.train import train
 
         _check(device)
         history: History = train(workload, on_epoch)

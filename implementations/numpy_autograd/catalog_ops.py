@@ -8,8 +8,8 @@ from typing import Any
 
 def build_ops() -> dict[str, Callable[..., Any]]:
     """The op table; every signature is the catalog's (positional arrays only)."""
-    import implementations.numpy_autograd as torch
-    import implementations.numpy_autograd.nn.functional as F
+    import harness.implementations.numpy_autograd as torch
+    import harness.implementations.numpy_autograd.nn.functional as F
 
     return {
         "neg": torch.neg,

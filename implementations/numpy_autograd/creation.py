@@ -11,10 +11,9 @@ import builtins
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import dtypes
-from implementations.numpy_autograd.ops import _shape_args
-from implementations.numpy_autograd.tensor import Tensor, check_device
+from harness.implementations.numpy_autograd import dtypes
+from harness.implementations.numpy_autograd.ops import _shape_args
+from harness.implementations.numpy_autograd.tensor import Tensor, check_device
 
 
 def _finish(a: np.ndarray, requires_grad: bool) -> Tensor:

@@ -10,9 +10,9 @@
 3. Gradients for leaves are summed and, for ``Tensor.backward``, accumulated into ``.grad``;
    ``autograd.grad`` returns them instead.
 
-Gradients are NumPy arrays (:data:`~implementations.numpy_autograd.xp.NUMPY`) unless
+Gradients are NumPy arrays (:data:`~harness.implementations.numpy_autograd.xp.NUMPY`) unless
 ``create_graph`` is set, in which case they are Tensors and every VJP step is recorded
-(:data:`~implementations.numpy_autograd.xp.GRAPH`).
+(:data:`~harness.implementations.numpy_autograd.xp.GRAPH`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import grad_mode
-from implementations.numpy_autograd.node import Node
-from implementations.numpy_autograd.tensor import Tensor
-from implementations.numpy_autograd.vjps import VJPS
-from implementations.numpy_autograd.xp import GRAPH, NUMPY
+from harness.implementations.numpy_autograd import grad_mode
+from harness.implementations.numpy_autograd.node import Node
+from harness.implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd.vjps import VJPS
+from harness.implementations.numpy_autograd.xp import GRAPH, NUMPY
 
 
 def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:

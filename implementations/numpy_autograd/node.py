@@ -4,7 +4,7 @@ Every differentiable op that runs while grad mode is on and one of its inputs re
 makes one :class:`Node` and attaches it to its output tensor (``tensor._node``, exposed as
 ``grad_fn``). The node keeps:
 
-* ``op`` -- the key of its VJP in :data:`implementations.numpy_autograd.vjps.VJPS`;
+* ``op`` -- the key of its VJP in :data:`harness.implementations.numpy_autograd.vjps.VJPS`;
 * ``inputs`` -- the op's inputs as given (Tensors, Python scalars, ``None``);
 * ``parents`` -- per input, where its gradient goes: the input's own node, the input itself
   when it is a leaf that requires grad, or ``None``. Captured at creation, so a later
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from implementations.numpy_autograd import dtypes, views
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd import dtypes, views
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "

@@ -1,11 +1,11 @@
 """The differentiable operations: ``torch.*`` functions and the Tensor methods built on them.
 
 Each op computes its forward with NumPy on the inputs' arrays and, when grad mode is on and
-an input requires grad, records one :class:`~implementations.numpy_autograd.node.Node`
-whose VJP lives in :mod:`implementations.numpy_autograd.vjps` under the same name. Nothing
+an input requires grad, records one :class:`~harness.implementations.numpy_autograd.node.Node`
+whose VJP lives in :mod:`harness.implementations.numpy_autograd.vjps` under the same name. Nothing
 else happens per op: no shape objects, no per-op classes, no hooks.
 
-Dtypes follow PyTorch's promotion (:func:`implementations.numpy_autograd.dtypes.result_type`):
+Dtypes follow PyTorch's promotion (:func:`.dtypes.result_type`):
 arrays are cast to the promoted dtype *before* NumPy sees them, so NumPy's own (different)
 rules never apply. Shape errors name both shapes.
 
@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import dtypes, grad_mode, views
-from implementations.numpy_autograd.node import Node
-from implementations.numpy_autograd.tensor import Size, Tensor
+from harness.implementations.numpy_autograd import dtypes, grad_mode, views
+from harness.implementations.numpy_autograd.node import Node
+from harness.implementations.numpy_autograd.tensor import Size, Tensor
 
 _make = Tensor
 _ndarray = np.ndarray
@@ -1223,7 +1222,7 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
     graph, ``op`` is recorded out of place on a snapshot of ``t`` (its VJP may need the old
     value), the result is written into ``t``'s memory (so views see it) and ``t`` takes the
     result's history. When ``t`` is a view, its base takes ``write_back(base, result)`` as
-    its history (see :mod:`implementations.numpy_autograd.views`).
+    its history (see :mod:`harness.implementations.numpy_autograd.views`).
     """
     if not t._data.flags.writeable:
         raise RuntimeError(
@@ -1409,7 +1408,7 @@ def setitem(self: Tensor, key: Any, value: Any) -> None:
 
 def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = None) -> Tensor:
     """Fill with uniform samples from ``[a, b)`` (seeded by the engine's generator)."""
-    from implementations.numpy_autograd import random
+    from harness.implementations.numpy_autograd import random
 
     rng = random.numpy_rng(generator)
     vals = rng.uniform(a, b, size=self._data.shape)
@@ -1418,7 +1417,7 @@ def uniform_(self: Tensor, a: float = 0.0, b: float = 1.0, *, generator: Any = N
 
 def normal_(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator: Any = None) -> Tensor:
     """Fill with normal samples (seeded by the engine's generator)."""
-    from implementations.numpy_autograd import random
+    from harness.implementations.numpy_autograd import random
 
     rng = random.numpy_rng(generator)
     vals = rng.normal(mean, std, size=self._data.shape)

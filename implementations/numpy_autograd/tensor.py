@@ -3,15 +3,15 @@
 A Tensor is deliberately thin (``__slots__``, no per-op bookkeeping beyond one graph node):
 
 * ``_data`` -- the NumPy array (float32, float64, int64 or bool), never a NumPy scalar.
-* ``_node`` -- the :class:`~implementations.numpy_autograd.node.Node` that produced it, or
+* ``_node`` -- the :class:`~harness.implementations.numpy_autograd.node.Node` that produced it, or
   ``None`` for a leaf.
 * ``_version`` -- bumped by every in-place operation, so backward can refuse to use a value
   that changed after it was saved.
 * ``_view`` -- ``None``, or how this tensor views the memory of another
-  (:class:`~implementations.numpy_autograd.views.View`).
+  (:class:`~harness.implementations.numpy_autograd.views.View`).
 
 Arithmetic, reductions and shape methods are the functions of
-:mod:`implementations.numpy_autograd.ops`, bound at the bottom of this module.
+:mod:`harness.implementations.numpy_autograd.ops`, bound at the bottom of this module.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import dtypes
+from harness.implementations.numpy_autograd import dtypes
 
 
 class Size(tuple):  # type: ignore[type-arg]
@@ -74,7 +73,7 @@ CPU = device("cpu")
 class Tensor:
     """An n-dimensional array with autograd, shaped like ``torch.Tensor``.
 
-    Create tensors with :func:`~implementations.numpy_autograd.tensor` and friends; this
+    Create tensors with :func:`~harness.implementations.numpy_autograd.tensor` and friends; this
     class's constructor is the engine's internal one: ``Tensor(array, node)`` wraps an array
     without copying or checking (``node`` makes it a non-leaf that requires grad). Like
     PyTorch's legacy constructor, ``Tensor(list)`` makes a float tensor from nested lists.
@@ -395,10 +394,10 @@ def _as_array(data: Any) -> np.ndarray:
 @functools.cache
 def _autograd() -> Any:
     # autograd imports the graph machinery, which imports this module: resolve it lazily.
-    from implementations.numpy_autograd import autograd
+    from harness.implementations.numpy_autograd import autograd
 
     return autograd
 
 
 # Imported last: ops.py needs Tensor, and binds the op methods onto it when it loads.
-from implementations.numpy_autograd import ops as _ops  # noqa: E402
+from harness.implementations.numpy_autograd import ops as _ops  # noqa: E402

@@ -1,6 +1,6 @@
 """Training as a PyTorch user writes it, on the engine: nn.Module, optim and a DataLoader.
 
-This is :mod:`implementations.torch_backend.train` with ``torch`` replaced by the engine:
+This is :mod:`harness.implementations.torch_backend.train` with ``torch`` replaced by the engine:
 the DataLoader is driven by the harness' batch order through a sampler that yields one
 index tensor per step, with automatic batching off (``batch_size=None``), so a batch is
 ``TensorDataset[indices]``: the same rows in the same order as every other backend.
@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import harness.implementations.numpy_autograd as torch
 import numpy as np
+from harness.implementations.numpy_autograd import nn
+from harness.implementations.numpy_autograd.utils.data import DataLoader, Sampler, TensorDataset
 
-import implementations.numpy_autograd as torch
 from harness.contract import History
 from harness.workload import Workload
-from implementations.numpy_autograd import nn
-from implementations.numpy_autograd.utils.data import DataLoader, Sampler, TensorDataset
 
 
 def _model(workload: Workload, dtype: Any) -> nn.Module:

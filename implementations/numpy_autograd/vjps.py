@@ -7,7 +7,7 @@ none. ``g`` is the gradient of the node's output. Saved values come from the nod
 freeing), ``node.raw(i)`` for NumPy-only uses such as masks, ``node.shape(i)`` -- and
 ``node.ctx`` holds the op's constants.
 
-Each VJP is written once against ``xp`` (see :mod:`implementations.numpy_autograd.xp`):
+Each VJP is written once against ``xp`` (see :mod:`harness.implementations.numpy_autograd.xp`):
 NumPy arrays in a plain backward, engine Tensors under ``create_graph=True``, which is what
 makes every op twice differentiable. Masks and indices are constants in both modes.
 

@@ -1,6 +1,6 @@
 """The two array namespaces a VJP computes with.
 
-Every VJP in :mod:`implementations.numpy_autograd.vjps` is written once against ``xp``:
+Every VJP in :mod:`harness.implementations.numpy_autograd.vjps` is written once against ``xp``:
 
 * :data:`NUMPY` -- plain backward: gradients are NumPy arrays and the VJP is straight NumPy,
   no Tensor objects, no graph (the fast path every training step takes);
@@ -18,8 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import ops
+from harness.implementations.numpy_autograd import ops
 
 
 class _Numpy:

@@ -1,5 +1,5 @@
 """The PyTorch backend: ``torch:cpu`` and ``torch:cuda``."""
 
-from implementations.torch_backend.backend import TorchBackend
+from harness.implementations.torch_backend.backend import TorchBackend
 
 __all__ = ["TorchBackend"]

@@ -80,7 +80,7 @@ class TorchBackend(Backend):
     # -- ops and autograd ----------------------------------------------------------
     @cached_property
     def _ops(self) -> dict[str, OpFn]:
-        from implementations.torch_backend.ops import build_ops
+        from harness.implementations.torch_backend.ops import build_ops
 
         return build_ops()
 
@@ -155,7 +155,7 @@ class TorchBackend(Backend):
 
     # -- training ----------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
-        from implementations.torch_backend.train import train
+        from harness.implementations.torch_backend.train import train
 
         history: History = train(workload, device, on_epoch)
         return history

@@ -19,7 +19,8 @@ import pytest
 
 from harness import discovery
 from harness.cli import main
-from suites.bench._paths import ROOT
+
+from ._paths import ROOT
 
 asv = pytest.importorskip("asv")
 from asv.config import Config  # noqa: E402

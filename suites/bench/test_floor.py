@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from harness import discovery, trajectory, workload
-from suites.bench import _paths  # noqa: F401  (puts the repository root on sys.path)
+
+from . import _paths  # noqa: F401  (puts the repository root on sys.path)
 
 from benchmarks import floor  # isort: skip
 

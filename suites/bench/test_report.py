@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from suites.bench import _paths  # noqa: F401  (puts the repository root on sys.path)
+from . import _paths  # noqa: F401  (puts the repository root on sys.path)
 
 from benchmarks import report  # isort: skip
 

@@ -1,6 +1,6 @@
 """A pytest plugin that puts deliberately broken targets beside the real reference target.
 
-Load it with ``-p suites.broken.fake_targets`` (before the harness plugin selects targets):
+Load it with ``-p harness.suites.broken.fake_targets`` (before the harness plugin selects targets):
 discovery then knows the reference target, ``broken-tanh:<device>`` (tanh's backward uses
 ``1 - y``; see :mod:`suites.broken.targets`) with a known-divergences file, and an
 unavailable target with its reason. The real suites then run unchanged against them.
@@ -12,7 +12,8 @@ from collections.abc import Mapping
 
 from harness import discovery
 from harness.contract import Backend, Capabilities, DeviceStatus, OpFn, Unsupported
-from suites.broken.targets import Wrapped, WrongGradient, as_target
+
+from .targets import Wrapped, WrongGradient, as_target
 
 KNOWN = """\
 # One entry that still fails (xfail) and one whose check passes (stale).

@@ -14,7 +14,8 @@ from hypothesis import settings
 
 from harness import oracles
 from harness.discovery import Target
-from suites.broken.targets import WrongBroadcastReduction, WrongGradient, as_target
+
+from .targets import WrongBroadcastReduction, WrongGradient, as_target
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import pytest
 
 from harness import oracles
 from harness.discovery import Target
-from suites.broken.targets import LoopTrainer, as_target
+
+from .targets import LoopTrainer, as_target
 
 SGD = oracles.TrainingCase("breast_cancer", "logreg", "sgd", "minibatch", 2)
 MOMENTUM = oracles.TrainingCase("breast_cancer", "mlp:8,8", "momentum", "minibatch", 2)

@@ -20,7 +20,8 @@ pytest_plugins = ["pytester"]
 
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
-        "-p", "suites.broken.fake_targets", "-p", "no:cacheprovider", "--rootdir", str(ROOT),
+        "-p", "harness.suites.broken.fake_targets", "-p", "no:cacheprovider",
+        "--rootdir", str(ROOT),
         "-c", str(ROOT / "pyproject.toml"), *args,
     )  # fmt: skip
 

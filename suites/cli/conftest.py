@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-import suites
-from suites.cli import fake_backends
+from . import fake_backends
 
 TIMEOUT_S = 600
 
@@ -54,14 +53,12 @@ def subprocess_env(
 ) -> dict[str, str]:
     """The environment of a ``harness`` subprocess.
 
-    ``HARNESS_TARGETS`` is dropped (the tests choose targets explicitly), and the folder
-    holding the ``suites`` package this test imported is put on ``PYTHONPATH``: ``harness
-    parity`` and the fake backends import ``suites``, and an editable install made before
-    ``suites/`` had an ``__init__.py`` does not map it.
+    ``HARNESS_TARGETS`` is dropped (the tests choose targets explicitly); ``extra_path``
+    goes in front of ``PYTHONPATH``.
     """
     full_env = {**os.environ, **(env or {})}
     full_env.pop("HARNESS_TARGETS", None)
-    paths = [*map(str, extra_path), str(Path(suites.__file__).resolve().parent.parent)]
+    paths = list(map(str, extra_path))
     if full_env.get("PYTHONPATH"):
         paths.append(full_env["PYTHONPATH"])
     full_env["PYTHONPATH"] = os.pathsep.join(paths)

@@ -27,7 +27,7 @@ class _Wrapped(Backend):
     capabilities = Capabilities(dtypes=("float32", "float64"), training=True)
 
     def __init__(self) -> None:
-        from implementations.torch_backend import TorchBackend
+        from harness.implementations.torch_backend import TorchBackend
 
         self._torch = TorchBackend()
 
@@ -96,8 +96,8 @@ class NoTrainBackend(_Wrapped):
 
 
 ENTRY_POINTS = {
-    "wronglr": "suites.cli.fake_backends:WrongLrBackend",
-    "nanny": "suites.cli.fake_backends:NanBackend",
-    "crashy": "suites.cli.fake_backends:CrashBackend",
-    "notrain": "suites.cli.fake_backends:NoTrainBackend",
+    "wronglr": "harness.suites.cli.fake_backends:WrongLrBackend",
+    "nanny": "harness.suites.cli.fake_backends:NanBackend",
+    "crashy": "harness.suites.cli.fake_backends:CrashBackend",
+    "notrain": "harness.suites.cli.fake_backends:NoTrainBackend",
 }

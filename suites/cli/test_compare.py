@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from harness import discovery, runner
-from suites.cli import fake_backends
-from suites.cli.conftest import (
+
+from . import fake_backends
+from .conftest import (
     assert_usage_error,
     error_lines,
     harness_command,

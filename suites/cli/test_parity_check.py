@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-import suites
 from harness import discovery
-from suites.cli.conftest import (
+
+from .conftest import (
     assert_usage_error,
     error_lines,
     load_report,
@@ -20,7 +20,7 @@ from suites.cli.conftest import (
 )
 
 REFERENCE = discovery.default_reference()
-PARITY_SUITES = Path(suites.__file__).parent / "parity"
+PARITY_SUITES = Path(__file__).resolve().parents[1] / "parity"
 HAVE_SUITES = PARITY_SUITES.is_dir() and any(PARITY_SUITES.glob("test_*.py"))
 needs_suites = pytest.mark.skipif(
     REFERENCE is None or not HAVE_SUITES,

@@ -1,6 +1,6 @@
 """Every differentiable op of the engine as a case: a function of a *module* and inputs.
 
-Each case's function takes ``m`` (``implementations.numpy_autograd`` or the real ``torch``)
+Each case's function takes ``m`` (``harness.implementations.numpy_autograd`` or the real ``torch``)
 and tensors, and is written the way a PyTorch user writes it, so the same case runs on both
 and the gradients can be compared with each other and with finite differences.
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness.implementations.numpy_autograd as engine
 import pytest
-
-import implementations.numpy_autograd as engine
 
 
 @pytest.fixture

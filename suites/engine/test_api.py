@@ -6,11 +6,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import harness.implementations.numpy_autograd as E
 import numpy as np
 import pytest
-
-import implementations.numpy_autograd as E
-from implementations.numpy_autograd import dtypes
+from harness.implementations.numpy_autograd import dtypes
 
 # -- dtypes and promotion ----------------------------------------------------------------
 DTYPE_CASES: dict[str, Callable[[Any], Any]] = {

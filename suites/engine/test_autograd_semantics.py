@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import sys
 
+import harness.implementations.numpy_autograd as torch
 import numpy as np
 import pytest
-
-import implementations.numpy_autograd as torch
 
 
 def test_gradients_accumulate_across_backward_calls() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import hypothesis
 import numpy as np
 import pytest
+from harness.implementations.numpy_autograd.backend import NumpyBackend
 
 from harness import catalog, discovery, oracles, trajectory, workload
 from harness.contract import History
-from implementations.numpy_autograd.backend import NumpyBackend
 
 NUMPY = NumpyBackend()
 
@@ -192,7 +192,7 @@ def test_history_shape_and_accuracy() -> None:
 
 def test_trajectory_comparison_catches_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch) -> None:
     # Guards the training comparison: a BCE gradient 1% too large must be flagged.
-    from implementations.numpy_autograd import vjps
+    from harness.implementations.numpy_autograd import vjps
 
     right = vjps.VJPS["bce_with_logits"]
 

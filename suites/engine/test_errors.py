@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
+import harness.implementations.numpy_autograd as torch
+import harness.implementations.numpy_autograd.nn.functional as F
 import pytest
-
-import implementations.numpy_autograd as torch
-import implementations.numpy_autograd.nn.functional as F
 
 
 def test_matmul_mismatch_names_both_shapes() -> None:

@@ -1,7 +1,7 @@
 """Every differentiable op's gradient: against central differences (float64) and PyTorch.
 
 The cases (:mod:`suites.engine.cases`) are written against a module ``m``; the engine runs
-them as ``m = implementations.numpy_autograd`` and PyTorch as ``m = torch``. Each check uses
+them as ``m = harness.implementations.numpy_autograd`` and PyTorch as ``m = torch``. Each check uses
 a random cotangent, so the whole vector-Jacobian product is compared, not just the gradient
 of a sum.
 """
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness.implementations.numpy_autograd as E
 import numpy as np
 import pytest
+from harness.implementations.numpy_autograd import vjps
 
-import implementations.numpy_autograd as E
-from implementations.numpy_autograd import vjps
-from suites.engine.cases import BY_NAME, CASES, Case, differentiable, draw
+from .cases import BY_NAME, CASES, Case, differentiable, draw
 
 IDS = [c.name for c in CASES]
 FD_IDS = [c.name for c in CASES if "not_the_derivative" not in c.tags]

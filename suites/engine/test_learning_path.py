@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import implementations.numpy_autograd as torch
+import harness.implementations.numpy_autograd as torch
 
 
 def test_square_at_three_has_derivative_six() -> None:

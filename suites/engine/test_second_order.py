@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness.implementations.numpy_autograd as E
 import numpy as np
 import pytest
 
-import implementations.numpy_autograd as E
-from suites.engine.cases import BY_NAME, CASES, Case, differentiable, draw
-from suites.engine.test_gradients import cotangent, engine_value, make_inputs, run_vjp
+from .cases import BY_NAME, CASES, Case, differentiable, draw
+from .test_gradients import cotangent, engine_value, make_inputs, run_vjp
 
 IDS = [c.name for c in CASES if "not_the_derivative" not in c.tags]
 

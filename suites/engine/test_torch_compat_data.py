@@ -11,11 +11,11 @@ from collections import namedtuple
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import harness.implementations.numpy_autograd as engine
 import numpy as np
 import pytest
 
-import implementations.numpy_autograd as engine
-from suites.engine.compare import comparable
+from .compare import comparable
 
 Point = namedtuple("Point", "x y")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import harness.implementations.numpy_autograd as engine
 import numpy as np
 import pytest
 
-import implementations.numpy_autograd as engine
-from suites.engine.compare import comparable
+from .compare import comparable
 
 VALUE_CASES: dict[str, Callable[[Any], Any]] = {
     # Creation keeps a NumPy float64 scalar's dtype; Python floats take the default.

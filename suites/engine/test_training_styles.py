@@ -1,7 +1,7 @@
 """The three training styles of a PyTorch tutorial, written once and run twice.
 
 Each style is a function of the *module* it is given: it is called with the real ``torch``
-and with ``implementations.numpy_autograd`` (nothing else differs), from the same initial
+and with ``harness.implementations.numpy_autograd`` (nothing else differs), from the same initial
 parameters (the harness' seeded ``init_params``) and the same batch order (a seeded
 sampler). Both runs must reach 0.95 test accuracy on breast cancer and follow the same
 per-step loss curve: float64 within 1e-9 relative at every step over 100 epochs, float32
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness.implementations.numpy_autograd as engine
 import numpy as np
 import pytest
 
-import implementations.numpy_autograd as engine
 from harness import data, trajectory, workload
 from harness.contract import History
 

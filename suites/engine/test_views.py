@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import harness.implementations.numpy_autograd as engine
 import numpy as np
 import pytest
+from harness.implementations.numpy_autograd import nn
 
-import implementations.numpy_autograd as engine
-from implementations.numpy_autograd import nn
-from suites.engine.compare import comparable
+from .compare import comparable
 
 CASES: dict[str, str] = {
     "view_inplace_no_grad": "x = m.zeros(2, 3); v = x[0]; v.add_(1); out = x",

@@ -8,15 +8,15 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
+from harness.implementations.jax_backend import optim
+from harness.implementations.jax_backend.backend import scope
+from harness.implementations.jax_backend.train import padded_batches, programs
+from harness.implementations.jax_backend.train import train as jax_train
 
 from harness import trajectory, workload
 from harness.contract import History
 from harness.discovery import get_target
 from harness.workload import OptimizerSpec
-from implementations.jax_backend import optim
-from implementations.jax_backend.backend import scope
-from implementations.jax_backend.train import padded_batches, programs
-from implementations.jax_backend.train import train as jax_train
 
 JAX = get_target("jax:cpu").backend
 

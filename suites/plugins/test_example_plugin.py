@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from harness import catalog
-from suites.plugins.overlay import REPO, Overlay
+
+from .overlay import REPO, Overlay
 
 EXAMPLE = REPO / "examples" / "autograd_plugin"
 TARGET = "autograd:cpu"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from harness import catalog, cli, scaffold
-from suites.plugins.overlay import REPO, Overlay
+
+from .overlay import REPO, Overlay
 
 tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11+")
 

@@ -8,16 +8,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import graph, ops
-from implementations.numpy_autograd.grad_mode import (
+from harness.implementations.numpy_autograd import graph, ops
+from harness.implementations.numpy_autograd.grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 __all__ = [
     "backward",
@@ -167,6 +166,6 @@ def _seq(x: Any) -> Sequence[Any]:
     return x if isinstance(x, tuple | list) else (x,)
 
 
-from implementations.numpy_autograd.autograd import functional  # noqa: E402
+from harness.implementations.numpy_autograd.autograd import functional  # noqa: E402
 
 __all__ += ["functional"]

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd.autograd import grad
-from implementations.numpy_autograd.grad_mode import enable_grad
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd.autograd import grad
+from harness.implementations.numpy_autograd.grad_mode import enable_grad
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 
 def _as_tuple(x: Any) -> tuple[Tensor, ...]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from implementations.numpy_autograd.nn import functional, init
-from implementations.numpy_autograd.nn.activation import (
+from harness.implementations.numpy_autograd.nn import functional, init
+from harness.implementations.numpy_autograd.nn.activation import (
     LeakyReLU,
     LogSoftmax,
     ReLU,
@@ -12,18 +12,18 @@ from implementations.numpy_autograd.nn.activation import (
     Softplus,
     Tanh,
 )
-from implementations.numpy_autograd.nn.container import ModuleList, Sequential
-from implementations.numpy_autograd.nn.layers import Dropout, Flatten
-from implementations.numpy_autograd.nn.linear import Identity, Linear
-from implementations.numpy_autograd.nn.loss import (
+from harness.implementations.numpy_autograd.nn.container import ModuleList, Sequential
+from harness.implementations.numpy_autograd.nn.layers import Dropout, Flatten
+from harness.implementations.numpy_autograd.nn.linear import Identity, Linear
+from harness.implementations.numpy_autograd.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     MSELoss,
     NLLLoss,
 )
-from implementations.numpy_autograd.nn.module import Module
-from implementations.numpy_autograd.nn.parameter import Parameter
+from harness.implementations.numpy_autograd.nn.module import Module
+from harness.implementations.numpy_autograd.nn.parameter import Parameter
 
 __all__ = [
     "BCELoss",

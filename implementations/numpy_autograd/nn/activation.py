@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from implementations.numpy_autograd import ops as F
-from implementations.numpy_autograd.nn import functional
-from implementations.numpy_autograd.nn.module import Module
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd import ops as F
+from harness.implementations.numpy_autograd.nn import functional
+from harness.implementations.numpy_autograd.nn.module import Module
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 
 class ReLU(Module):

@@ -1,7 +1,7 @@
 """``nn.functional``: activations, dropout and the losses.
 
 The three losses a training step uses (binary cross-entropy on logits, softmax
-cross-entropy, and ``linear`` from :mod:`~implementations.numpy_autograd.ops`) are single
+cross-entropy, and ``linear`` from :mod:`~harness.implementations.numpy_autograd.ops`) are single
 graph nodes with fused VJPs; the others compose engine ops. Reductions are
 ``"mean"`` (default), ``"sum"`` or ``"none"``.
 """
@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import ops, random
-from implementations.numpy_autograd.ops import (
+from harness.implementations.numpy_autograd import ops, random
+from harness.implementations.numpy_autograd.ops import (
     _operand,
     _promote,
     _record,
@@ -25,7 +24,7 @@ from implementations.numpy_autograd.ops import (
     softplus,
     tanh,
 )
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 __all__ = [
     "binary_cross_entropy",

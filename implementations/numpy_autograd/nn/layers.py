@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from implementations.numpy_autograd import ops
-from implementations.numpy_autograd.nn import functional as F
-from implementations.numpy_autograd.nn.module import Module
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd import ops
+from harness.implementations.numpy_autograd.nn import functional as F
+from harness.implementations.numpy_autograd.nn.module import Module
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 
 class Flatten(Module):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from implementations.numpy_autograd import creation, dtypes
-from implementations.numpy_autograd import ops as F
-from implementations.numpy_autograd.nn import init
-from implementations.numpy_autograd.nn.module import Module
-from implementations.numpy_autograd.nn.parameter import Parameter
-from implementations.numpy_autograd.tensor import Tensor, check_device
+from harness.implementations.numpy_autograd import creation, dtypes
+from harness.implementations.numpy_autograd import ops as F
+from harness.implementations.numpy_autograd.nn import init
+from harness.implementations.numpy_autograd.nn.module import Module
+from harness.implementations.numpy_autograd.nn.parameter import Parameter
+from harness.implementations.numpy_autograd.tensor import Tensor, check_device
 
 
 class Linear(Module):

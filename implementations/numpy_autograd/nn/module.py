@@ -12,11 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import dtypes
-from implementations.numpy_autograd.grad_mode import no_grad
-from implementations.numpy_autograd.nn.parameter import Parameter
-from implementations.numpy_autograd.tensor import Tensor, check_device
+from harness.implementations.numpy_autograd import dtypes
+from harness.implementations.numpy_autograd.grad_mode import no_grad
+from harness.implementations.numpy_autograd.nn.parameter import Parameter
+from harness.implementations.numpy_autograd.tensor import Tensor, check_device
 
 
 class Module:

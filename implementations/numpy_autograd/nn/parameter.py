@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 
 class Parameter(Tensor):

@@ -6,9 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd.optim.optimizer import Optimizer
-from implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd.optim.optimizer import Optimizer
+from harness.implementations.numpy_autograd.tensor import Tensor
 
 
 class Adam(Optimizer):

@@ -1,17 +1,17 @@
 """``torch.utils.data`` for the NumPy engine."""
 
-from implementations.numpy_autograd.utils.data.dataloader import (
+from harness.implementations.numpy_autograd.utils.data.dataloader import (
     DataLoader,
     default_collate,
     default_convert,
 )
-from implementations.numpy_autograd.utils.data.dataset import (
+from harness.implementations.numpy_autograd.utils.data.dataset import (
     Dataset,
     Subset,
     TensorDataset,
     random_split,
 )
-from implementations.numpy_autograd.utils.data.sampler import (
+from harness.implementations.numpy_autograd.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
     Sampler,

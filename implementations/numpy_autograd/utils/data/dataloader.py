@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-
-from implementations.numpy_autograd import creation, dtypes, ops
-from implementations.numpy_autograd.random import Generator
-from implementations.numpy_autograd.tensor import Tensor
-from implementations.numpy_autograd.utils.data.sampler import (
+from harness.implementations.numpy_autograd import creation, dtypes, ops
+from harness.implementations.numpy_autograd.random import Generator
+from harness.implementations.numpy_autograd.tensor import Tensor
+from harness.implementations.numpy_autograd.utils.data.sampler import (
     BatchSampler,
     RandomSampler,
     Sampler,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sized
 from typing import Any
 
-from implementations.numpy_autograd.random import Generator, default_generator, randperm
+from harness.implementations.numpy_autograd.random import Generator, default_generator, randperm
 
 
 class Sampler:
