@@ -33,7 +33,6 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
 from typing import Any
 
 import numpy as np
@@ -49,7 +48,6 @@ FLOOR = floor.NAME
 # The probe prints one JSON line: every target, and the backends whose load() is fork-safe.
 _PROBE = r"""
 import json, os, sys, warnings
-from importlib.metadata import entry_points
 
 def threads():
     try:
@@ -61,16 +59,10 @@ warnings.simplefilter("ignore")
 from harness import discovery
 
 safe = []
-seen = set()
-for ep in sorted(entry_points(group=discovery.GROUP), key=lambda e: e.name):
-    if ep.name in seen:
-        continue
-    seen.add(ep.name)
+for ep in discovery.backend_entry_points():
     before = threads()
     try:
-        obj = ep.load()
-        backend = obj() if isinstance(obj, type) else obj
-        backend.load()
+        discovery.instantiate(ep).load()
     except Exception:
         continue
     if before >= 0 and threads() == before:
@@ -142,12 +134,9 @@ TRAINING_TARGETS: list[str] = [FLOOR, *TARGETS]
 
 
 def _entry_point_backend(name: str) -> Backend:
-    # First entry point of that name in sorted order, as discovery picks it.
-    for ep in sorted(entry_points(group=discovery.GROUP), key=lambda e: e.name):
+    for ep in discovery.backend_entry_points():
         if ep.name == name:
-            obj = ep.load()
-            backend: Backend = obj() if isinstance(obj, type) else obj
-            return backend
+            return discovery.instantiate(ep)
     raise NotImplementedError(f"no backend {name!r} registered in {discovery.GROUP}")
 
 

@@ -1,14 +1,21 @@
-"""Finding backends (entry-point group ``harness.backends``) and selecting targets.
+"""Finding backends and choosing targets and the reference: the one home of these rules.
 
-A *target* is ``backend:device`` (``torch:cpu``, ``jax:gpu``, ...). Built-in backends are
-registered in this project's ``pyproject.toml`` exactly as a third-party plugin registers
-its own, so discovery has one path for both.
+A *target* is ``backend:device`` (``torch:cpu``, ``jax:gpu``, ...). Backends are found
+through the entry-point group ``harness.backends``; the built-ins are registered in this
+project's ``pyproject.toml`` exactly as a third-party plugin registers its own, so there is
+one path for both (:func:`backend_entry_points`, :func:`load_targets`).
 
-Selection (CLI ``--targets``, pytest ``--targets``, env ``HARNESS_TARGETS``): a comma
-separated list; a bare backend name means all of its available devices; nothing means every
-available target. An unknown name raises :class:`UnknownTargetError`, whose message lists
-the valid ones. An explicitly named device that is not available is kept in
-``Selection.unavailable`` with its reason, never silently dropped.
+Every caller (the CLI commands, the pytest plugin, the benchmarks, the test fixtures)
+selects with :func:`select` and resolves the reference with :func:`resolve_reference`, so a
+name means the same everywhere:
+
+* a selection is a comma-separated list (``--targets``, else ``$HARNESS_TARGETS``, else
+  every available target);
+* a bare backend name (``torch``) means all of its available devices; its unavailable ones
+  are listed with their reason, never silently dropped;
+* a ``backend:device`` named explicitly must be available (when the caller runs it);
+* an unknown name is a :class:`TargetError` whose message names the option or environment
+  variable it came from and lists the valid names.
 """
 
 from __future__ import annotations
@@ -23,14 +30,24 @@ from harness import catalog
 from harness.contract import Backend, Capabilities, DeviceStatus
 
 GROUP = "harness.backends"
+"""The entry-point group every backend registers under."""
 ENV_TARGETS = "HARNESS_TARGETS"
+ENV_REFERENCE = "HARNESS_REFERENCE"
 
 
 class BackendLoadWarning(UserWarning):
     """A backend's entry point or framework failed to import; its targets are unavailable."""
 
 
-class UnknownTargetError(ValueError):
+class TargetError(ValueError):
+    """A target or reference that cannot be used as asked.
+
+    The message starts with the option or environment variable the name came from and
+    lists the valid choices.
+    """
+
+
+class UnknownTargetError(TargetError):
     """A target name that matches no discovered backend or device."""
 
 
@@ -117,15 +134,44 @@ class _Broken(Backend):
         raise RuntimeError(self.error)
 
 
+def backend_entry_points() -> list[EntryPoint]:
+    """The ``harness.backends`` entry points, sorted by name, the first of each name only.
+
+    The same distribution can be visible twice on ``sys.path`` (an editable install beside
+    a checkout); the first in sorted order wins, everywhere.
+    """
+    seen: set[str] = set()
+    out = []
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        if ep.name not in seen:
+            seen.add(ep.name)
+            out.append(ep)
+    return out
+
+
+def backend_distributions() -> list[str]:
+    """Names of the distributions that register a backend (plugins included)."""
+    names = []
+    for ep in backend_entry_points():
+        dist = getattr(ep, "dist", None)
+        if dist is not None and dist.metadata["Name"]:
+            names.append(dist.metadata["Name"])
+    return list(dict.fromkeys(names))
+
+
+def instantiate(ep: EntryPoint) -> Backend:
+    """The backend object an entry point names (a Backend subclass or an instance).
+
+    Its framework is not loaded yet: :meth:`Backend.load` does that.
+    """
+    obj = ep.load()
+    return obj() if isinstance(obj, type) else obj  # type: ignore[no-any-return]
+
+
 @lru_cache(maxsize=1)
 def _discover() -> tuple[Target, ...]:
     found: list[Target] = []
-    eps = sorted(entry_points(group=GROUP), key=lambda e: e.name)
-    seen: set[str] = set()
-    for ep in eps:
-        if ep.name in seen:  # the same distribution visible twice on sys.path
-            continue
-        seen.add(ep.name)
+    for ep in backend_entry_points():
         found += load_targets(ep)
     return tuple(found)
 
@@ -134,8 +180,7 @@ def load_targets(ep: EntryPoint) -> list[Target]:
     """The targets of one ``harness.backends`` entry point: one per device its backend
     reports, or a single unavailable target saying why it failed to load (with a warning)."""
     try:
-        obj = ep.load()
-        backend: Backend = obj() if isinstance(obj, type) else obj
+        backend = instantiate(ep)
         backend.load()
         version = backend.version()
         devices = backend.devices()
@@ -168,30 +213,75 @@ def valid_names() -> list[str]:
     return backends + [t.name for t in targets if t.device != "*"]
 
 
-def select(spec: str | None = None) -> Selection:
-    """Select targets from ``spec`` (or ``$HARNESS_TARGETS``, or everything available)."""
-    if spec is None:
-        spec = os.environ.get(ENV_TARGETS, "")
+def _names(spec: str) -> list[str]:
+    return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def _source(given: str | None, option: str, env: str) -> tuple[str, str]:
+    """(text, where it came from): the option's value, else the environment variable's."""
+    if given is not None:
+        return given, option
+    return os.environ.get(env, ""), f"${env}"
+
+
+def _unknown(source: str, name: str) -> UnknownTargetError:
+    return UnknownTargetError(
+        f"{source}: unknown target {name!r}; valid targets: {', '.join(valid_names()) or '(none)'}"
+    )
+
+
+def _available_names() -> str:
+    return ", ".join(t.name for t in all_targets() if t.available) or "(none)"
+
+
+def _matches(name: str, source: str) -> list[Target]:
+    """The targets one selection name stands for (a bare name: every device of it)."""
     targets = all_targets()
-    names = [s.strip() for s in spec.split(",") if s.strip()]
+    if ":" in name:
+        found = [t for t in targets if t.name == name]
+        if not found:  # a backend that failed to load has one target, ``name:*``
+            backend = name.split(":", 1)[0]
+            found = [t for t in targets if t.backend_name == backend and t.device == "*"]
+    else:
+        found = [t for t in targets if t.backend_name == name]
+    if not found:
+        raise _unknown(source, name)
+    return found
+
+
+def select(
+    spec: str | None = None,
+    *,
+    option: str = "--targets",
+    require_available: bool = False,
+) -> Selection:
+    """The targets ``spec`` names (``None``: ``$HARNESS_TARGETS``; empty: every target).
+
+    ``option`` is how the caller's user spelt the choice, for error messages. With
+    ``require_available`` (callers that run what they select), a ``backend:device`` named
+    explicitly that is unavailable, or a bare backend with no available device, is a
+    :class:`TargetError`; a bare backend's other unavailable devices are listed in
+    :attr:`Selection.unavailable` either way.
+    """
+    text, source = _source(spec, option, ENV_TARGETS)
+    names = _names(text)
     if not names:
+        targets = all_targets()
         return Selection(
             [t for t in targets if t.available], [t for t in targets if not t.available]
         )
     chosen: list[Target] = []
     missing: list[Target] = []
     for name in names:
-        if ":" in name:
-            matches = [t for t in targets if t.name == name]
-            if not matches:
-                backend = name.split(":", 1)[0]
-                matches = [t for t in targets if t.backend_name == backend and t.device == "*"]
-        else:
-            matches = [t for t in targets if t.backend_name == name]
-        if not matches:
-            raise UnknownTargetError(
-                f"unknown target {name!r}; valid targets: {', '.join(valid_names()) or '(none)'}"
-            )
+        matches = _matches(name, source)
+        usable = [t for t in matches if t.available]
+        if require_available and (not usable or ":" in name):
+            bad = next((t for t in matches if not t.available), None)
+            if bad is not None:
+                raise TargetError(
+                    f"{source}: target {bad.name} is not available: {bad.reason or 'unknown'}; "
+                    f"available targets: {_available_names()}"
+                )
         for t in matches:
             bucket = chosen if t.available else missing
             if t not in bucket:
@@ -204,9 +294,12 @@ def get_target(name: str) -> Target:
     for t in all_targets():
         if t.name == name:
             return t
-    raise UnknownTargetError(
-        f"unknown target {name!r}; valid targets: {', '.join(valid_names()) or '(none)'}"
-    )
+    raise _unknown("target", name)
+
+
+def _prefer_cpu(targets: list[Target]) -> Target:
+    """The ``cpu`` device if there is one, else the first in discovery order."""
+    return next((t for t in targets if t.device == "cpu"), targets[0])
 
 
 def default_reference(available: list[Target] | None = None) -> Target | None:
@@ -218,7 +311,35 @@ def default_reference(available: list[Target] | None = None) -> Target | None:
     ranked = [t for t in pool if t.backend.capabilities.reference_priority > 0]
     if not ranked:
         return None
-    return max(
-        ranked,
-        key=lambda t: (t.backend.capabilities.reference_priority, t.device == "cpu"),
-    )
+    best = max(t.backend.capabilities.reference_priority for t in ranked)
+    return _prefer_cpu([t for t in ranked if t.backend.capabilities.reference_priority == best])
+
+
+def resolve_reference(name: str | None = None, *, option: str = "--reference") -> Target:
+    """The reference target: ``name``, else ``$HARNESS_REFERENCE``, else the default.
+
+    A bare backend name means its available ``cpu`` device if it has one, else its first
+    available device. An unknown or unavailable name, or no default, is a
+    :class:`TargetError` that names ``option`` (or the variable) and the valid choices.
+    """
+    text, source = _source(name, option, ENV_REFERENCE)
+    text = text.strip()
+    if not text:
+        ref = default_reference()
+        if ref is None:
+            raise TargetError(
+                f"no target volunteers as the default reference; pass {option} (or set "
+                f"${ENV_REFERENCE}), one of: {_available_names()}"
+            )
+        return ref
+    if "," in text:
+        raise TargetError(f"{source}: one reference target, got {text!r}")
+    matches = _matches(text, source)
+    usable = [t for t in matches if t.available]
+    if not usable or (":" in text and not matches[0].available):
+        why = "; ".join(f"{t.name}: {t.reason or 'unknown'}" for t in matches if not t.available)
+        raise TargetError(
+            f"{source}: reference {text!r} is not available ({why}); available targets: "
+            f"{_available_names()}"
+        )
+    return _prefer_cpu(usable)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness.files import atomic_write_text
 
 STATUSES = ("pass", "fail", "xfail", "stale", "skip-unsupported", "skip")
 SYMBOLS = {
@@ -260,18 +261,6 @@ def terminal(rows: Sequence[Row], stale: Sequence[str] = ()) -> str:
     return "\n".join(out)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(
     out_dir: str | os.PathLike[str],
     rows: Sequence[Row],
@@ -280,10 +269,11 @@ def write(
 ) -> tuple[Path, Path]:
     """Write ``report.json`` and ``coverage.md`` into ``out_dir``; return their paths."""
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     report = out / "report.json"
     cover = out / "coverage.md"
-    _atomic_write(report, json.dumps(build_json(rows, meta, stale), indent=2, sort_keys=False))
-    _atomic_write(cover, markdown(rows, meta, stale))
+    atomic_write_text(report, json.dumps(build_json(rows, meta, stale), indent=2, sort_keys=False))
+    atomic_write_text(cover, markdown(rows, meta, stale))
     return report, cover
 
 

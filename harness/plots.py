@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.report import atomic_write_bytes, mode_label
+from harness.files import atomic_write_bytes
+from harness.plan import mode_label
 from harness.runner import Comparison
 
 DPI = 100

@@ -5,11 +5,11 @@ Load it with ``pytest_plugins = ["harness.pytest_plugin"]`` (``suites/conftest.p
 Options (each with an environment variable, the option wins):
 
 ``--targets a,b``     ``HARNESS_TARGETS``; default every available target
-                      (:func:`harness.discovery.select`; an unknown name is a usage error that
-                      lists the valid ones).
-``--reference NAME``  ``HARNESS_REFERENCE``; default :func:`harness.discovery.default_reference`
-                      (the available target whose backend declares the highest
-                      ``reference_priority``).
+                      (:func:`harness.discovery.select`: an unknown name, or an unavailable
+                      ``backend:device``, is a usage error that lists the valid ones).
+``--reference NAME``  ``HARNESS_REFERENCE``; a backend or ``backend:device``; default
+                      :func:`harness.discovery.default_reference` (the available target whose
+                      backend declares the highest ``reference_priority``).
 ``--parity-out DIR``  ``HARNESS_PARITY_OUT``; default ``results/parity/`` (a relative path is
                       taken from the rootdir).
 
@@ -43,7 +43,6 @@ from harness import parity_report as report
 from harness.contract import Unsupported
 from harness.discovery import Target
 
-ENV_REFERENCE = "HARNESS_REFERENCE"
 ENV_PARITY_OUT = "HARNESS_PARITY_OUT"
 ENV_PROFILE = "HARNESS_PROFILE"
 DEFAULT_OUT = "results/parity"
@@ -184,20 +183,14 @@ def _profile(config: pytest.Config) -> str:
 
 
 def _reference(config: pytest.Config) -> Target | None:
-    name = config.getoption("reference") or os.environ.get(ENV_REFERENCE, "").strip()
-    if not name:
+    """``--reference`` / ``$HARNESS_REFERENCE`` / the default (None: no backend volunteers)."""
+    name = config.getoption("reference")
+    if name is None and not os.environ.get(discovery.ENV_REFERENCE, "").strip():
         return discovery.default_reference()
     try:
-        target = discovery.get_target(name)
-    except discovery.UnknownTargetError as e:
-        raise pytest.UsageError(f"--reference: {e}") from None
-    if not target.available:
-        valid = [t.name for t in discovery.all_targets() if t.available]
-        raise pytest.UsageError(
-            f"--reference: target {name!r} is unavailable ({target.reason}); available "
-            f"targets: {', '.join(valid) or '(none)'}"
-        )
-    return target
+        return discovery.resolve_reference(name)
+    except discovery.TargetError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 def _registry(selection: discovery.Selection, reference: Target | None) -> divergences.Registry:
@@ -221,9 +214,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Select targets and the reference, load the profile, read known divergences."""
     profile = _profile(config)
     try:
-        selection = discovery.select(config.getoption("targets"))
-    except discovery.UnknownTargetError as e:
-        raise pytest.UsageError(f"--targets: {e}") from None
+        selection = discovery.select(config.getoption("targets"), require_available=True)
+    except discovery.TargetError as e:
+        raise pytest.UsageError(str(e)) from None
     reference = _reference(config)
     out = config.getoption("parity_out") or os.environ.get(ENV_PARITY_OUT) or DEFAULT_OUT
     out_dir = Path(out) if Path(out).is_absolute() else config.rootpath / out

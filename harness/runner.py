@@ -1,9 +1,9 @@
 """Training comparisons for the CLI: one workload per mode, trained on every target.
 
-This is the one place the CLI drives training. :func:`plan` validates everything (workload
-values, targets, reference) before anything runs; :func:`execute` trains the reference
-target first, then every other target, in every mode, and compares each run with the
-reference run of the same mode through :func:`harness.trajectory.compare`.
+This is the one place the CLI drives training. :func:`harness.plan.plan` validates
+everything (workload values, targets, reference) before anything runs; :func:`execute`
+trains the reference target first, then every other target, in every mode, and compares
+each run with the reference run of the same mode through :func:`harness.trajectory.compare`.
 
 Definitions recorded in ``report.json`` (see ``results/README.md``):
 
@@ -27,20 +27,20 @@ Definitions recorded in ``report.json`` (see ``results/README.md``):
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from harness import discovery
-from harness import workload as workload_mod
 from harness.contract import History, Unsupported
+from harness.plan import MODE_LABELS, Plan
+from harness.progress import NullProgress, Progress
 from harness.trajectory import Verdict, compare
 from harness.workload import Workload
 
@@ -51,284 +51,6 @@ TARGET_LOSS_DEFINITION = (
     f"{TARGET_FACTOR} x the largest final train loss (whole train split, after the last "
     "epoch) among the reference target's runs in the compared modes"
 )
-
-MODE_CHOICES = ("batch", "minibatch", "both")
-"""``--mode`` values; ``both`` runs full batch and mini-batch."""
-
-MODE_LABELS = {"batch": "full batch", "minibatch": "mini-batch"}
-
-
-class PlanError(ValueError):
-    """A comparison that cannot be run as asked (the message names the valid choices)."""
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    """The plain values a comparison is built from (the CLI options)."""
-
-    dataset: str = "breast_cancer"
-    model: str = "logreg"
-    optimizer: str = "sgd"
-    lr: float | None = None
-    """``None``: the optimizer's default (:data:`harness.workload.DEFAULT_LR`)."""
-    epochs: int = 100
-    batch_size: int = 32
-    dtype: str = "float32"
-    seed: int = 0
-    modes: tuple[str, ...] = ("batch", "minibatch")
-    targets: str | None = None
-    """Target selection (``--targets``); ``None``: ``$HARNESS_TARGETS`` or every target."""
-    reference: str | None = None
-    """Reference target; ``None``: :func:`harness.discovery.default_reference`."""
-
-
-def parse_modes(text: str) -> tuple[str, ...]:
-    """``batch``, ``minibatch`` or ``both`` to the tuple of workload modes."""
-    if text == "both":
-        return ("batch", "minibatch")
-    if text in workload_mod.MODES:
-        return (text,)
-    raise PlanError(f"unknown mode {text!r}; valid choices: {', '.join(MODE_CHOICES)}")
-
-
-@dataclass
-class Plan:
-    """A validated comparison, ready to train."""
-
-    config: CompareConfig
-    workloads: dict[str, Workload]
-    """One workload per mode, built once and handed to every target."""
-    reference: discovery.Target
-    targets: list[discovery.Target]
-    """Every target to train, the reference first."""
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    """Targets left out, each ``{"target", "reason"}``."""
-
-
-def build_workloads(config: CompareConfig) -> dict[str, Workload]:
-    """Build (and so validate) the workload of every mode of ``config``."""
-    if not config.modes:
-        raise PlanError(f"no mode given; valid choices: {', '.join(MODE_CHOICES)}")
-    out: dict[str, Workload] = {}
-    for mode in config.modes:
-        if mode not in workload_mod.MODES:
-            raise PlanError(f"unknown mode {mode!r}; valid choices: {', '.join(MODE_CHOICES)}")
-        out[mode] = workload_mod.build(
-            config.dataset,
-            config.model,
-            config.optimizer,
-            mode=mode,
-            lr=config.lr,
-            epochs=config.epochs,
-            batch_size=config.batch_size,
-            dtype=config.dtype,
-            seed=config.seed,
-        )
-    n_train = next(iter(out.values())).spec["n_train"]
-    # build() checks the batch size only for mini-batch workloads; an explicit batch size
-    # that cannot be right is an error in every mode.
-    if not 1 <= config.batch_size <= n_train:
-        raise PlanError(
-            f"batch size must be between 1 and the training set size ({n_train}) of "
-            f"{config.dataset}, got {config.batch_size}"
-        )
-    return out
-
-
-def cannot_train(t: discovery.Target, dtype: str) -> str:
-    """Why ``t`` cannot run a ``dtype`` training comparison, or ""."""
-    caps = t.backend.capabilities
-    if not t.available:
-        return t.reason or "not available"
-    if not caps.training:
-        return "does not implement training (capabilities.training is False)"
-    if dtype not in caps.dtypes:
-        return f"does not support {dtype} (dtypes: {', '.join(caps.dtypes) or 'none'})"
-    return ""
-
-
-def _able(dtype: str) -> list[str]:
-    return [t.name for t in discovery.all_targets() if not cannot_train(t, dtype)]
-
-
-def _resolve_reference(name: str | None, dtype: str) -> discovery.Target:
-    if name is None:
-        ref = discovery.default_reference()
-        if ref is None:
-            raise PlanError(
-                "no target volunteers as the default reference; pass --reference, one of: "
-                f"{', '.join(_able(dtype)) or '(none)'}"
-            )
-    else:
-        sel = discovery.select(name)
-        if not sel.targets:
-            why = "; ".join(f"{t.name}: {t.reason}" for t in sel.unavailable)
-            raise PlanError(
-                f"reference {name!r} is not available ({why}); available references: "
-                f"{', '.join(_able(dtype)) or '(none)'}"
-            )
-        ref = sel.targets[0]
-    why = cannot_train(ref, dtype)
-    if why:
-        raise PlanError(
-            f"reference {ref.name} {why}; valid references: {', '.join(_able(dtype)) or '(none)'}"
-        )
-    return ref
-
-
-def select_targets(spec: str | None) -> tuple[list[discovery.Target], list[dict[str, str]], bool]:
-    """Targets for ``spec`` (``--targets``; None: ``$HARNESS_TARGETS``, else everything).
-
-    Returns the available targets, the unavailable ones as ``{"target", "reason"}`` rows,
-    and whether the selection was explicit. A ``backend:device`` named explicitly that is
-    not available, or a backend with no available device, is a :class:`PlanError`; a bare
-    backend name simply skips its unavailable devices (``torch`` on a machine without CUDA).
-    """
-    if spec is None:
-        spec = os.environ.get(discovery.ENV_TARGETS, "")
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    if not names:
-        sel = discovery.select("")
-        gone = [{"target": t.name, "reason": t.reason or "not available"} for t in sel.unavailable]
-        return sel.targets, gone, False
-    chosen: list[discovery.Target] = []
-    gone: list[dict[str, str]] = []
-    for name in names:
-        sel = discovery.select(name)  # UnknownTargetError names the valid targets
-        bad = sel.unavailable[0] if sel.unavailable else None
-        if bad is not None and (":" in name or not sel.targets):
-            avail = [t.name for t in discovery.all_targets() if t.available]
-            raise PlanError(
-                f"target {bad.name} is not available: {bad.reason}; available targets: "
-                f"{', '.join(avail) or '(none)'}"
-            )
-        chosen += [t for t in sel.targets if t not in chosen]
-        gone += [
-            {"target": t.name, "reason": t.reason or "not available"}
-            for t in sel.unavailable
-            if t.name not in {g["target"] for g in gone}
-        ]
-    return chosen, gone, True
-
-
-def plan(config: CompareConfig) -> Plan:
-    """Validate ``config`` and choose the targets; raises ValueError (exit 2) on bad input.
-
-    Targets named explicitly (``--targets`` or ``$HARNESS_TARGETS``) must be able to run:
-    an unavailable ``backend:device``, or a target that cannot train in the dtype, is an
-    error. Otherwise every target that can run is used and the others are listed as skipped.
-    """
-    workloads = build_workloads(config)
-    available, skipped, explicit = select_targets(config.targets)
-    reference = _resolve_reference(config.reference, config.dtype)
-    chosen = [reference]
-    for t in available:
-        if t.name == reference.name:
-            continue
-        why = cannot_train(t, config.dtype)
-        if why and explicit:
-            raise PlanError(
-                f"target {t.name} {why}; targets that can train {config.dtype}: "
-                f"{', '.join(_able(config.dtype)) or '(none)'}"
-            )
-        if why:
-            skipped.append({"target": t.name, "reason": why})
-        else:
-            chosen.append(t)
-    return Plan(config, workloads, reference, chosen, skipped)
-
-
-# -- progress -------------------------------------------------------------------------------
-
-
-class Progress(Protocol):
-    """What :func:`execute` reports while it trains (one task per target and mode)."""
-
-    def add(self, key: str, label: str, total: int) -> None:
-        """Announce a run of ``total`` epochs."""
-
-    def begin(self, key: str) -> None:
-        """Run ``key`` starts training."""
-
-    def advance(self, key: str, epochs: int = 1) -> None:
-        """``epochs`` more epochs of run ``key`` are done."""
-
-    def finish(self, key: str, status: str) -> None:
-        """Run ``key`` ended with ``status`` (agrees / diverges / error ...)."""
-
-
-class NullProgress:
-    """Reports nothing (output not a terminal, or ``--json``)."""
-
-    def add(self, key: str, label: str, total: int) -> None:
-        """Ignored."""
-
-    def begin(self, key: str) -> None:
-        """Ignored."""
-
-    def advance(self, key: str, epochs: int = 1) -> None:
-        """Ignored."""
-
-    def finish(self, key: str, status: str) -> None:
-        """Ignored."""
-
-
-class RichProgress:
-    """One rich progress bar per target and mode (use as a context manager)."""
-
-    def __init__(self, file: Any = None) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-        from rich.progress import Progress as _Progress
-
-        self._bar = _Progress(
-            TextColumn("{task.description:<30}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("epochs"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=Console(file=file),
-        )
-        self._ids: dict[str, Any] = {}
-
-    def __enter__(self) -> RichProgress:
-        self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._bar.__exit__(*exc)  # type: ignore[arg-type]
-
-    def add(self, key: str, label: str, total: int) -> None:
-        """A new bar, waiting."""
-        self._ids[key] = self._bar.add_task(label, total=total, start=False, status="waiting")
-
-    def advance(self, key: str, epochs: int = 1) -> None:
-        """Move the bar of ``key``; starts its clock on first use."""
-        tid = self._ids[key]
-        self._bar.start_task(tid)
-        self._bar.update(tid, advance=epochs, status="training")
-
-    def finish(self, key: str, status: str) -> None:
-        """Fill the bar and show the outcome."""
-        tid = self._ids[key]
-        task = self._bar.tasks[tid]
-        self._bar.update(tid, completed=task.total, status=status)
-        self._bar.stop_task(tid)
-
-    def begin(self, key: str) -> None:
-        """Start the clock of ``key`` (training has started)."""
-        tid = self._ids[key]
-        self._bar.start_task(tid)
-        self._bar.update(tid, status="training")
-
-
-# -- runs -----------------------------------------------------------------------------------
 
 
 @dataclass

@@ -19,7 +19,7 @@ from types import ModuleType
 
 import numpy as np
 
-from harness.report import safe_name, staged_folder
+from harness.files import safe_name, staged_folder
 from harness.runner import Comparison
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 from harness import discovery
 
@@ -53,12 +52,9 @@ def format_table(rows: list[dict[str, object]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the targets."""
-    spec = args.targets or os.environ.get(discovery.ENV_TARGETS, "")
-    if spec:
-        sel = discovery.select(spec)  # an unknown name raises -> exit 2
-        targets = sel.targets + sel.unavailable
-    else:
-        targets = discovery.all_targets()
+    sel = discovery.select(args.targets)  # an unknown name raises -> exit 2
+    named = [*sel.targets, *sel.unavailable]
+    targets = [t for t in discovery.all_targets() if t in named]  # discovery order
     rows = [t.describe() for t in targets]
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -21,8 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness import report, runner
+from harness import discovery, files, report, runner
+from harness import plan as plan_mod
 from harness.commands import compare, parity
+from harness.plan import mode_label
 
 NAME = "check"
 HELP = "parity suites + training comparison of one target against the reference: pass / fail"
@@ -62,24 +64,24 @@ def run(args: argparse.Namespace) -> int:
     """Validate everything, then run parity and training; print the pass / fail summary."""
     cfg = compare.config_from_args(args, targets=args.target)
     profile = parity.validate_profile(args.profile)
-    report.check_writable(Path(args.out), "--out")
-    runner.build_workloads(cfg)
-    targets, _, _ = runner.select_targets(args.target)
-    ref_for_parity = parity.resolve_reference(args.reference)
+    files.check_writable(Path(args.out), "--out")
+    plan_mod.build_workloads(cfg)
+    targets, _, _ = plan_mod.select_targets(args.target, option="--target")
+    ref_for_parity = discovery.resolve_reference(args.reference)
     parity.suites_dir("parity")
-    trainable = [t for t in targets if not runner.cannot_train(t, cfg.dtype)]
+    trainable = [t for t in targets if not plan_mod.cannot_train(t, cfg.dtype)]
     untrainable = (
-        {t.name: runner.cannot_train(t, cfg.dtype) for t in targets} if not trainable else {}
+        {t.name: plan_mod.cannot_train(t, cfg.dtype) for t in targets} if not trainable else {}
     )
     plan = None
     if trainable:
-        plan = runner.plan(replace(cfg, targets=",".join(t.name for t in trainable)))
+        plan = plan_mod.plan(replace(cfg, targets=",".join(t.name for t in trainable)))
 
-    run_id = report.new_run_id()
+    run_id = files.new_run_id()
     final = Path(args.out).expanduser() / run_id
     echo = sys.stderr if args.json else sys.stdout
     names = [t.name for t in targets]
-    with compare.after_validation(), report.staged_folder(Path(args.out), run_id) as tmp:
+    with compare.after_validation(), files.staged_folder(Path(args.out), run_id) as tmp:
         par = parity.run_suite(
             "parity",
             targets=names,
@@ -103,10 +105,10 @@ def run(args: argparse.Namespace) -> int:
                 plots=not args.no_plots,
             )
         doc = _summary(names, ref_for_parity.name, par, comp, untrainable, final)
-        report.atomic_write_text(tmp / "check.json", report.dumps(doc))
+        files.atomic_write_text(tmp / "check.json", files.dumps(doc))
 
     if args.json:
-        print(report.dumps(doc), end="")
+        print(files.dumps(doc), end="")
     else:
         _print(doc, par, comp)
     return int(doc["exit_code"])
@@ -158,6 +160,6 @@ def _print(doc: dict[str, Any], par: parity.SuiteResult, comp: runner.Comparison
                 continue
             status = "FAIL" if r.failed else "PASS"
             why = r.error or (r.verdict.summary() if r.verdict is not None else r.outcome)
-            print(f"  training  {status}: {r.target} {report.mode_label(r.mode)}: {why}")
+            print(f"  training  {status}: {r.target} {mode_label(r.mode)}: {why}")
     print("PASS" if doc["ok"] else "FAIL")
     print(f"wrote {doc['run_dir']}")

@@ -17,9 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness import report, runner
+from harness import files, report, runner
+from harness import plan as plan_mod
 from harness.cli import UsageError
 from harness.data import DATASETS
+from harness.plan import mode_label
+from harness.progress import RichProgress
 from harness.workload import DTYPES, MODELS, OPTIMIZERS
 
 NAME = "compare"
@@ -31,7 +34,7 @@ DEFAULT_OUT = Path("results/runs")
 
 def add_workload_arguments(p: argparse.ArgumentParser, *, modes: bool = True) -> None:
     """The workload options shared by ``compare`` and ``check``."""
-    d = runner.CompareConfig()
+    d = plan_mod.CompareConfig()
     p.add_argument(
         "--dataset", default=d.dataset, help=f"{', '.join(DATASETS)} (default %(default)s)"
     )
@@ -45,7 +48,7 @@ def add_workload_arguments(p: argparse.ArgumentParser, *, modes: bool = True) ->
         p.add_argument(
             "--mode",
             default="both",
-            help=f"{', '.join(runner.MODE_CHOICES)} (default %(default)s)",
+            help=f"{', '.join(plan_mod.MODE_CHOICES)} (default %(default)s)",
         )
     p.add_argument(
         "--batch-size", default=str(d.batch_size), help="mini-batch size (default %(default)s)"
@@ -112,9 +115,9 @@ def _positive_float(option: str, text: str) -> float:
     return value
 
 
-def config_from_args(args: argparse.Namespace, *, targets: str | None) -> runner.CompareConfig:
-    """A validated-for-syntax :class:`runner.CompareConfig` from the parsed options."""
-    return runner.CompareConfig(
+def config_from_args(args: argparse.Namespace, *, targets: str | None) -> plan_mod.CompareConfig:
+    """A validated-for-syntax :class:`plan_mod.CompareConfig` from the parsed options."""
+    return plan_mod.CompareConfig(
         dataset=args.dataset,
         model=args.model,
         optimizer=args.optimizer,
@@ -123,7 +126,7 @@ def config_from_args(args: argparse.Namespace, *, targets: str | None) -> runner
         batch_size=_int("--batch-size", args.batch_size, 1),
         dtype=args.dtype,
         seed=_int("--seed", args.seed, 0),
-        modes=runner.parse_modes(getattr(args, "mode", "both")),
+        modes=plan_mod.parse_modes(getattr(args, "mode", "both")),
         targets=targets,
         reference=args.reference,
     )
@@ -131,15 +134,15 @@ def config_from_args(args: argparse.Namespace, *, targets: str | None) -> runner
 
 def check_outputs(args: argparse.Namespace) -> None:
     """Refuse (exit 2) before training if an output folder or tensorboardX is unusable."""
-    report.check_writable(Path(args.out), "--out")
+    files.check_writable(Path(args.out), "--out")
     if args.tensorboard is not None:
         from harness import tensorboard
 
         tensorboard.require()
-        report.check_writable(Path(args.tensorboard), "--tensorboard")
+        files.check_writable(Path(args.tensorboard), "--tensorboard")
 
 
-def equivalent_command(cfg: runner.CompareConfig, lr: float) -> list[str]:
+def equivalent_command(cfg: plan_mod.CompareConfig, lr: float) -> list[str]:
     """The ``harness compare`` options that reproduce ``cfg`` (recorded in report.json)."""
     mode = "both" if len(cfg.modes) == 2 else cfg.modes[0]
     return [
@@ -161,11 +164,11 @@ def equivalent_command(cfg: runner.CompareConfig, lr: float) -> list[str]:
 # -- running ----------------------------------------------------------------------------------
 
 
-def execute(plan: runner.Plan, *, quiet: bool) -> runner.Comparison:
+def execute(plan: plan_mod.Plan, *, quiet: bool) -> runner.Comparison:
     """Train the plan, with progress bars when stdout is a terminal and not ``quiet``."""
     if quiet or not sys.stdout.isatty():
         return runner.execute(plan)
-    with runner.RichProgress(file=sys.stdout) as progress:
+    with RichProgress(file=sys.stdout) as progress:
         return runner.execute(plan, progress)
 
 
@@ -173,7 +176,7 @@ def write_outputs(
     c: runner.Comparison, args: argparse.Namespace, argv: list[str]
 ) -> tuple[Path, Path | None]:
     """Write the run folder (and TensorBoard scalars); returns their paths."""
-    run_id = report.new_run_id(c.started_utc)
+    run_id = files.new_run_id(c.started_utc)
     run_dir = report.write_run(c, Path(args.out), argv=argv, plots=not args.no_plots, run_id=run_id)
     tb_dir = None
     if args.tensorboard is not None:
@@ -208,7 +211,7 @@ def format_tables(c: runner.Comparison) -> str:
     for mode in c.modes:
         w = c.plan.workloads[mode]
         lines.append(
-            f"{report.mode_label(mode)}: {w.steps_per_epoch} step(s)/epoch x {w.epochs} epochs, "
+            f"{mode_label(mode)}: {w.steps_per_epoch} step(s)/epoch x {w.epochs} epochs, "
             f"reference {c.plan.reference.name}, target loss {_fmt(c.target_loss)}"
         )
         body = []
@@ -260,7 +263,7 @@ def _versus_line(v: dict[str, Any]) -> str:
             return f"neither reached it ({vals})"
         if who == "tie":
             return f"a tie in {kind} ({vals})"
-        return f"{report.mode_label(who)} first in {kind} ({vals})"
+        return f"{mode_label(who)} first in {kind} ({vals})"
 
     return (
         f"{v['target']}: target loss reached -- {part('steps', '', 'd')}; "
@@ -272,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate, train, compare, print and write; exit 0 / 1 / 2."""
     cfg = config_from_args(args, targets=args.targets)
     check_outputs(args)
-    plan = runner.plan(cfg)
+    plan = plan_mod.plan(cfg)
     with after_validation():
         c = execute(plan, quiet=args.json)
         lr = next(iter(plan.workloads.values())).optimizer.lr
@@ -295,14 +298,14 @@ def print_result(
 ) -> None:
     """The table and verdict (or, with ``--json``, the summary document) on stdout."""
     if as_json:
-        print(report.dumps(report.summary(c, run_dir)), end="")
+        print(files.dumps(report.summary(c, run_dir)), end="")
         return
     print(format_tables(c))
     for s in c.plan.skipped:
         print(f"skipped {s['target']}: {s['reason']}")
     failed = [r for r in c.runs if r.failed]
     if failed:
-        names = ", ".join(f"{r.target} {report.mode_label(r.mode)} ({r.outcome})" for r in failed)
+        names = ", ".join(f"{r.target} {mode_label(r.mode)} ({r.outcome})" for r in failed)
         print(f"FAIL: {names}")
     else:
         print(f"OK: every target agrees with {c.plan.reference.name}")

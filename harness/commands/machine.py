@@ -21,11 +21,10 @@ import json
 import os
 import platform
 import re
-import shutil
-import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
+
+from harness import host
 
 NAME = "machine"
 HELP = "register this machine with asv under a name with its CPU and GPU model (or 'nogpu')"
@@ -52,71 +51,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _run(cmd: list[str]) -> str:
-    """Stdout of ``cmd`` or "" when it is missing or fails (detection never raises)."""
-    if not shutil.which(cmd[0]):
-        return ""
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return proc.stdout if proc.returncode == 0 else ""
-
-
-def cpu_model() -> str:
-    """The CPU model name (``/proc/cpuinfo``, ``sysctl`` on macOS, else ``platform``)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
-                return " ".join(value.split())
-    except OSError:
-        pass
-    brand = _run(["sysctl", "-n", "machdep.cpu.brand_string"]).strip()
-    return brand or platform.processor() or platform.machine() or "unknown-cpu"
-
-
-def _count(models: list[str]) -> str:
-    """``"NVIDIA H100"`` for one GPU, ``"2x NVIDIA H100"`` for two alike, ``+``-joined else."""
-    counts = Counter(m for m in models if m)
-    return " + ".join(m if n == 1 else f"{n}x {m}" for m, n in counts.items())
-
-
-def gpu_models() -> str:
-    """The GPU models of this machine, or "" when none is found."""
-    out = _run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"])
-    models = [line.strip() for line in out.splitlines() if line.strip()]
-    if not models:
-        gpus = Path("/proc/driver/nvidia/gpus")
-        try:
-            for info in sorted(gpus.glob("*/information")):
-                for line in info.read_text().splitlines():
-                    if line.startswith("Model:"):
-                        models.append(line.split(":", 1)[1].strip())
-        except OSError:
-            pass
-    if not models:
-        out = _run(["rocm-smi", "--showproductname", "--csv"])
-        rows = [r.split(",") for r in out.splitlines() if r.strip()]
-        if len(rows) > 1 and "Card series" in rows[0]:
-            col = rows[0].index("Card series")
-            models = [r[col].strip() for r in rows[1:] if len(r) > col]
-    return _count(models)
-
-
-def ram_bytes() -> int:
-    """Physical memory in bytes (0 if unknown)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return 0
-
-
 def machine_fields(gpu: str | None = None, with_hostname: bool = False) -> dict[str, str]:
     """asv's machine fields, ``machine`` being the generated name, plus ``gpu``."""
-    cpu = cpu_model()
+    cpu = host.cpu_model()
     n_cpu = os.cpu_count() or 1
-    gpu = gpu if gpu is not None else gpu_models()
+    gpu = gpu if gpu is not None else host.gpu_models()
     parts = [platform.node()] if with_hostname else []
     parts += [cpu, f"{n_cpu}cpu", gpu or "nogpu"]
     return {
@@ -125,7 +64,7 @@ def machine_fields(gpu: str | None = None, with_hostname: bool = False) -> dict[
         "arch": platform.machine(),
         "cpu": cpu,
         "num_cpu": str(n_cpu),
-        "ram": str(ram_bytes()),
+        "ram": str(host.ram_bytes()),
         "gpu": gpu or "nogpu",
     }
 

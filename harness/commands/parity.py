@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import discovery, report, runner
+from harness import discovery, files
 from harness.cli import UsageError
 
 NAME = "parity"
@@ -121,32 +121,6 @@ def validate_profile(profile: str) -> str:
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; valid choices: {', '.join(PROFILES)}")
     return profile
-
-
-def resolve_reference(name: str | None) -> discovery.Target:
-    """The reference target: ``name`` (must be available) or the default reference."""
-    if name is None:
-        ref = discovery.default_reference()
-        if ref is None:
-            avail = [t.name for t in discovery.all_targets() if t.available]
-            raise UsageError(
-                "no target volunteers as the default reference; pass --reference, one of: "
-                f"{', '.join(avail) or '(none)'}"
-            )
-        return ref
-    sel = discovery.select(name)
-    if not sel.targets:
-        avail = [t.name for t in discovery.all_targets() if t.available]
-        why = "; ".join(f"{t.name}: {t.reason}" for t in sel.unavailable)
-        raise UsageError(
-            f"reference {name!r} is not available ({why}); available: {', '.join(avail)}"
-        )
-    return sel.targets[0]
-
-
-def resolve_targets(spec: str | None) -> list[str]:
-    """Validated available target names for ``--targets`` (see :func:`runner.select_targets`)."""
-    return [t.name for t in runner.select_targets(spec)[0]]
 
 
 @dataclass
@@ -289,14 +263,14 @@ def pytest_extra(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Validate, run the parity suites, print the coverage matrix."""
     profile = validate_profile(args.profile)
-    report.check_writable(Path(args.out), "--out")
-    targets = resolve_targets(args.targets)
-    reference = resolve_reference(args.reference)
+    files.check_writable(Path(args.out), "--out")
+    targets = [t.name for t in discovery.select(args.targets, require_available=True).targets]
+    reference = discovery.resolve_reference(args.reference)
     suites_dir("parity")
-    run_id = report.new_run_id()
+    run_id = files.new_run_id()
     final = Path(args.out).expanduser() / run_id
     echo = sys.stderr if args.json else sys.stdout
-    with report.staged_folder(Path(args.out), run_id) as tmp:  # pytest's errors are its own
+    with files.staged_folder(Path(args.out), run_id) as tmp:  # pytest's errors are its own
         res = run_suite(
             "parity",
             targets=targets,
@@ -317,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
             "profile": profile,
             **res.to_dict(),
         }
-        print(report.dumps(doc), end="")
+        print(files.dumps(doc), end="")
         return code
     print()
     if res.coverage and not res.coverage_shown:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import host
 from harness.cli import main
 from harness.commands import machine
 
@@ -15,10 +16,10 @@ def test_name_carries_cpu_cores_and_gpu(capsys: pytest.CaptureFixture[str]) -> N
     assert main(["machine", "--dry-run", "--json"]) == 0
     fields = json.loads(capsys.readouterr().out)
     name = fields["machine"]
-    assert machine.slug(machine.cpu_model()) in name
+    assert machine.slug(host.cpu_model()) in name
     assert f"-{fields['num_cpu']}cpu-" in name
     assert name.endswith(machine.slug(fields["gpu"]))
-    assert fields["gpu"] == (machine.gpu_models() or "nogpu")
+    assert fields["gpu"] == (host.gpu_models() or "nogpu")
 
 
 def test_gpu_override_and_slug(capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,7 +27,13 @@ def test_gpu_override_and_slug(capsys: pytest.CaptureFixture[str]) -> None:
     fields = json.loads(capsys.readouterr().out)
     assert fields["machine"].endswith("-nvidia-h100-80gb-hbm3")
     assert fields["gpu"] == "NVIDIA H100 80GB HBM3"
-    assert machine._count(["A100", "A100", "T4"]) == "2x A100 + T4"
+
+
+def test_gpu_models_counts_alike_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(host, "gpu_list", lambda: ["A100", "A100", "T4"])
+    assert host.gpu_models() == "2x A100 + T4"
+    monkeypatch.setattr(host, "gpu_list", list)
+    assert host.gpu_models() == ""
 
 
 def test_registers_full_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

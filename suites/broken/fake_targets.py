@@ -61,10 +61,8 @@ class Limited(Wrapped):
 
 def _reference() -> discovery.Target | None:
     """The default reference target, loading only its backend (not every framework)."""
-    from importlib.metadata import entry_points
-
     best = None
-    for ep in entry_points(group=discovery.GROUP):
+    for ep in discovery.backend_entry_points():
         try:
             priority = ep.load().capabilities.reference_priority
         except Exception:
