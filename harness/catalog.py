@@ -225,9 +225,9 @@ _OPS: list[OpSpec] = [
         "x @ weight.T + bias (nn.Linear)",
     ),
     # --- reductions and normalisations --------------------------------------------
-    OpSpec("sum", (F,), "any", lambda x: np.sum(x), "sum of all elements", second_order=False),
+    OpSpec("sum", (F,), "any", lambda x: np.asarray(np.sum(x)), "sum of all elements", second_order=False),
     OpSpec(
-        "mean", (F,), "nonempty", lambda x: np.mean(x), "mean of all elements", second_order=False
+        "mean", (F,), "nonempty", lambda x: np.asarray(np.mean(x)), "mean of all elements", second_order=False
     ),
     OpSpec(
         "sum_dim",

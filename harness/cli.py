@@ -13,6 +13,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from harness import __version__, commands
 
@@ -21,7 +22,7 @@ class UsageError(ValueError):
     """Bad user input; ``main`` prints it on one line and exits 2."""
 
 
-def _command_modules() -> list:  # type: ignore[type-arg]
+def _command_modules() -> list[ModuleType]:
     mods = [
         importlib.import_module(f"{commands.__name__}.{m.name}")
         for m in pkgutil.iter_modules(commands.__path__)

@@ -165,7 +165,8 @@ def instantiate(ep: EntryPoint) -> Backend:
     Its framework is not loaded yet: :meth:`Backend.load` does that.
     """
     obj = ep.load()
-    return obj() if isinstance(obj, type) else obj  # type: ignore[no-any-return]
+    backend: Backend = obj() if isinstance(obj, type) else obj
+    return backend
 
 
 @lru_cache(maxsize=1)

@@ -86,7 +86,8 @@ def parse(text: str, source: str = "<known divergences>") -> list[Divergence]:
             raise DivergenceFileError(
                 f"{source}:{number}: every entry needs a reason after '#': {raw.strip()!r}"
             )
-        entries.append(Divergence(*fields, reason=reason, source=source, line=number))
+        target, op, oracle, dtype = fields
+        entries.append(Divergence(target, op, oracle, dtype, reason, source, number))
     return entries
 
 

@@ -82,7 +82,7 @@ def register_profiles(root: Path | None = None) -> None:
     from hypothesis.database import DirectoryBasedExampleDatabase
 
     db_dir = (root or Path(".")) / ".hypothesis" / "examples"
-    common = {
+    common: dict[str, Any] = {
         "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
         # One minimal failure per check, so the report is one OracleFailure with its numbers.
         "report_multiple_bugs": False,
@@ -248,7 +248,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines += [f"harness unavailable: {t.name}: {t.reason}" for t in st.selection.unavailable]
     lines.append(
         f"harness reference: {st.reference.name if st.reference else '(none)'}; "
-        f"hypothesis profile: {st.profile} ({settings.default.max_examples} examples); "
+        f"hypothesis profile: {st.profile} ({settings().max_examples} examples); "
         f"parity results: {st.out_dir}"
     )
     return lines
@@ -476,7 +476,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if row.status is None:
         row.status = "fail" if rep.failed else "pass"
     _state(item.config).rows.append(row)
-    item.stash[ROW] = None  # type: ignore[assignment] - recorded once
+    del item.stash[ROW]  # recorded once
 
 
 def _is_worker(config: pytest.Config) -> bool:
