@@ -225,9 +225,21 @@ _OPS: list[OpSpec] = [
         "x @ weight.T + bias (nn.Linear)",
     ),
     # --- reductions and normalisations --------------------------------------------
-    OpSpec("sum", (F,), "any", lambda x: np.asarray(np.sum(x)), "sum of all elements", second_order=False),
     OpSpec(
-        "mean", (F,), "nonempty", lambda x: np.asarray(np.mean(x)), "mean of all elements", second_order=False
+        "sum",
+        (F,),
+        "any",
+        lambda x: np.asarray(np.sum(x)),
+        "sum of all elements",
+        second_order=False,
+    ),
+    OpSpec(
+        "mean",
+        (F,),
+        "nonempty",
+        lambda x: np.asarray(np.mean(x)),
+        "mean of all elements",
+        second_order=False,
     ),
     OpSpec(
         "sum_dim",

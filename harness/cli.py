@@ -22,6 +22,18 @@ class UsageError(ValueError):
     """Bad user input; ``main`` prints it on one line and exits 2."""
 
 
+def add_targets_argument(
+    p: argparse.ArgumentParser, what: str = "to run", default: str = "every available target"
+) -> None:
+    """``--targets`` as every command spells it (see :func:`harness.discovery.select`)."""
+    p.add_argument(
+        "--targets",
+        default=None,
+        help=f"comma-separated targets (backend:device) or backends {what} (default: "
+        f"$HARNESS_TARGETS, else {default})",
+    )
+
+
 def _command_modules() -> list[ModuleType]:
     mods = [
         importlib.import_module(f"{commands.__name__}.{m.name}")

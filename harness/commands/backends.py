@@ -6,6 +6,7 @@ import argparse
 import json
 
 from harness import discovery
+from harness.cli import add_targets_argument
 
 NAME = "backends"
 HELP = "list discovered targets with availability, version, dtypes and op coverage"
@@ -15,11 +16,7 @@ ORDER = 10
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``harness backends``."""
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    p.add_argument(
-        "--targets",
-        default=None,
-        help="comma-separated targets or backends to list (default: all; env HARNESS_TARGETS)",
-    )
+    add_targets_argument(p, "to list", "every target")
 
 
 def format_table(rows: list[dict[str, object]]) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from harness import files, report, runner
 from harness import plan as plan_mod
-from harness.cli import UsageError
+from harness.cli import UsageError, add_targets_argument
 from harness.data import DATASETS
 from harness.plan import mode_label
 from harness.progress import RichProgress
@@ -83,11 +83,7 @@ def add_output_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``harness compare``."""
-    p.add_argument(
-        "--targets",
-        default=None,
-        help="comma-separated targets or backends (default: every available target)",
-    )
+    add_targets_argument(p)
     add_workload_arguments(p)
     add_output_arguments(p)
 

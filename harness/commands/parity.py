@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from harness import discovery, files
-from harness.cli import UsageError
+from harness.cli import UsageError, add_targets_argument
 
 NAME = "parity"
 HELP = "run the op parity suites (pytest + Hypothesis) on the chosen targets; print coverage"
@@ -70,11 +70,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``harness parity``."""
-    p.add_argument(
-        "--targets",
-        default=None,
-        help="comma-separated targets or backends (default: every available target)",
-    )
+    add_targets_argument(p)
     add_common_arguments(p)
     p.add_argument(
         "--out", default=str(DEFAULT_OUT), help="base folder of run folders (default %(default)s)"
