@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.files import atomic_write_text
+from harness.oracles import registry
 
 STATUSES = ("pass", "fail", "xfail", "stale", "skip-unsupported", "skip")
 SYMBOLS = {
@@ -36,19 +37,6 @@ SYMBOLS = {
 }
 NOT_RUN = "·"
 _SEVERITY = {"fail": 5, "xfail": 4, "stale": 3, "pass": 2, "skip-unsupported": 1, "skip": 0}
-ORACLE_ABBREV = {
-    "forward": "fw",
-    "vjp_reference": "vjp",
-    "finite_differences": "fd",
-    "jvp_vjp": "jvp",
-    "second_order": "2nd",
-    "broadcast_reduction": "bc",
-    "minibatch_mean": "mb",
-    "accumulate": "acc",
-    "permutation": "perm",
-    "trajectory": "traj",
-    "accuracy": "acc",
-}
 DTYPES = ("float32", "float64")
 KIND_TITLES = {
     "op": "Ops",
@@ -146,7 +134,7 @@ def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] =
 def _columns(rows: Sequence[Row], kind: str) -> tuple[list[str], list[str], list[str]]:
     # A fixed order whatever order the (xdist) results arrived in.
     targets = sorted({r.target for r in rows})
-    known = list(ORACLE_ABBREV)
+    known = registry.names()  # the registry's order
     oracles = sorted(
         {r.oracle for r in rows if r.kind == kind},
         key=lambda o: (known.index(o) if o in known else len(known), o),
@@ -233,7 +221,7 @@ def terminal(rows: Sequence[Row], stale: Sequence[str] = ()) -> str:
         if not subjects:
             continue
         width = max(len(s) for s in subjects)
-        abbrev = [ORACLE_ABBREV.get(o, o[:4]) for o in oracles]
+        abbrev = [registry.ABBREV.get(o, o[:4]) for o in oracles]
         cellw = max(4, *(len(a) for a in abbrev))
         block = len(oracles) * (cellw + 1)
         out.append("")

@@ -326,14 +326,17 @@ class Parity:
 
     def run(
         self,
-        kind: str,
         target: Target,
         subject: str,
         oracle: str,
         dtype: str,
         body: Callable[[bool], Any],
     ) -> Any:
-        """Run ``body(expect_failure)`` as the check ``(target, subject, oracle, dtype)``."""
+        """Run ``body(expect_failure)`` as the check ``(target, subject, oracle, dtype)``.
+
+        The row's kind is the oracle's (:data:`harness.oracles.REGISTRY`).
+        """
+        kind = oracles.get(oracle).kind
         row = report.Row(target.name, subject, oracle, dtype, kind, nodeid=self._key())
         self.request.node.stash[ROW] = row
         entry = self.state.registry.match(target.backend_name, target.name, subject, oracle, dtype)
@@ -379,7 +382,6 @@ class Parity:
         """Property-test ``oracle`` for ``op`` in ``dtype`` on ``target``."""
         st = self.state
         return self.run(
-            "op",
             target,
             op,
             oracle,
@@ -395,7 +397,6 @@ class Parity:
     ) -> oracles.Observed:
         """Property-test the metamorphic property ``prop`` of ``case``'s loss."""
         return self.run(
-            "model",
             target,
             case.id,
             prop,
@@ -410,7 +411,6 @@ class Parity:
         """Compare ``target``'s run of ``case`` with the reference's, step by step."""
         st = self.state
         return self.run(
-            "training",
             target,
             case.id,
             "trajectory",
@@ -422,7 +422,6 @@ class Parity:
         """Check the test accuracy of ``target``'s run of ``case``."""
         st = self.state
         return self.run(
-            "training",
             target,
             case.id,
             "accuracy",

@@ -101,3 +101,17 @@ def test_reproducer_reruns_the_failing_check(inner: Target) -> None:
     namespace = {"broken": broken, "np": np}
     with pytest.raises(oracles.OracleFailure, match="tanh  finite_differences  float32"):
         exec(code, namespace)
+
+
+def test_model_reproducer_reruns_the_check(inner: Target) -> None:
+    """The reproducer a model-property failure prints is valid Python that runs the check."""
+    case = oracles.MODEL_CASES[0]
+    draw = oracles.ModelDraw(rows=6, cuts=(2,), permutation=(5, 4, 3, 2, 1, 0), seed=1)
+    for prop in oracles.MODEL_PROPERTIES:
+        code = oracles.model_reproducer(inner.name, prop, case, "float64", draw)
+        assert code.startswith("from harness import discovery, oracles\n"), code
+        code = code.replace(f'discovery.get_target("{inner.name}")', "inner")
+        code = code.replace(f"oracles.{prop}(", f"result = oracles.{prop}(", 1)
+        namespace: dict = {"inner": inner}
+        exec(code, namespace)
+        assert namespace["result"].passed, prop

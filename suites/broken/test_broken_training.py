@@ -79,3 +79,15 @@ def test_dropped_partial_batch_is_caught(inner: Target, runs) -> None:  # type: 
     assert "within the common 28 steps, step 14 first differs" in message
     assert "first diverging step: 14 (epoch 0, step 14 of the epoch)" in message
     assert info.value.verdict is not None and info.value.verdict.first_diverging_step == 14
+
+
+def test_trajectory_reproducer_reruns_the_failing_check(inner: Target) -> None:
+    """The reproducer in a trajectory failure is valid Python that fails the same way."""
+    loop = as_target(LoopTrainer(inner.backend, "sum_loss"), inner.device)
+    with pytest.raises(oracles.TrainingFailure) as info:
+        oracles.trajectory(loop, SGD, "float64", reference=inner, runs=oracles.RunCache())
+    code = str(info.value).split("reproducer:\n", 1)[1]
+    code = code.replace(f'discovery.get_target("{loop.name}")', "loop")
+    code = code.replace(f'discovery.get_target("{inner.name}")', "inner")
+    with pytest.raises(oracles.TrainingFailure, match="loop-sum_loss"):
+        exec(code, {"loop": loop, "inner": inner})

@@ -1,10 +1,13 @@
 """The parity machinery itself: strategies keep their promises, divergence files parse,
-comparisons and finite differences behave, reports merge and render."""
+comparisons and finite differences behave, reports merge and render, the oracle registry is
+consistent and the harness modules import without cycles."""
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,7 +151,7 @@ def test_literal_round_trips() -> None:
         np.array([True, False]),
         np.array([1 / 3, -2.5e-7], dtype=np.float32),
     ):
-        b = eval(oracles._literal(a), {"np": np})
+        b = eval(oracles.literal(a), {"np": np})
         assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
 
 
@@ -192,3 +195,108 @@ def test_reduce_to_shape_inverts_broadcasting(dims: list[int]) -> None:
     reduced = oracles.reduce_to_shape(g, small)
     assert reduced.shape == small
     assert np.all(reduced == np.prod(shape) / max(1, np.prod(small)))
+
+
+def test_registry_is_the_one_list_of_oracles() -> None:
+    """Names, kinds and abbreviations are unique and valid; the views agree with it."""
+    entries = list(oracles.REGISTRY.values())
+    assert [o.name for o in entries] == oracles.names() == list(oracles.REGISTRY)
+    abbrevs = [o.abbrev for o in entries]
+    assert len(set(abbrevs)) == len(abbrevs), abbrevs
+    assert all(o.kind in oracles.KINDS for o in entries)
+    assert list(oracles.ORACLES) == oracles.names("op")
+    assert list(oracles.MODEL_PROPERTIES) == oracles.names("model")
+    assert oracles.names("training") == ["trajectory", "accuracy"]
+    for o in entries:
+        assert o.subjects(), o.name
+        if o.kind == "op":  # the op oracles' own metadata is the registry's
+            assert isinstance(o.check, oracles.OpOracle)
+            assert (o.check.name, o.check.capability) == (o.name, o.capability)
+            assert set(o.subjects()) <= set(catalog.CATALOG)
+    assert oracles.REGISTRY["jvp_vjp"].capability == "jvp"
+    assert "tanh" in oracles.ops_for("second_order") and "add" in oracles.ops_for(
+        "broadcast_reduction"
+    )
+    with pytest.raises(KeyError, match="valid: forward"):
+        oracles.ops_for("accuracy")
+
+
+def test_report_columns_follow_the_registry() -> None:
+    """The terminal matrix orders and abbreviates oracles as the registry does."""
+    rows = [
+        parity_report.Row("t:cpu", "digits-mlp16", o, "float32", "model", status="pass")
+        for o in reversed(oracles.names("model"))
+    ] + [
+        parity_report.Row("t:cpu", "digits-mlp-sgd-batch", o, "float64", "training", status="pass")
+        for o in reversed(oracles.names("training"))
+    ]
+    text = parity_report.terminal(rows)
+    assert "(oracles: mb=minibatch_mean, accu=accumulate, perm=permutation)" in text
+    assert "(oracles: traj=trajectory, acc=accuracy)" in text
+
+
+def _module_imports(path: Path, name: str, package: str) -> set[str]:
+    """The harness modules ``path`` imports when it is imported (not under TYPE_CHECKING,
+    not inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+
+    def visit(stmts: list[ast.stmt]) -> None:
+        for node in stmts:
+            if isinstance(node, ast.If):
+                if "TYPE_CHECKING" not in ast.unparse(node.test):
+                    visit(node.body)
+                    visit(node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("harness"))
+            elif isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                if node.level:
+                    base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                    mod = f"{base}.{mod}" if mod else base
+                if mod.startswith("harness"):
+                    found.add(mod)
+                    found.update(f"{mod}.{a.name}" for a in node.names)
+
+    visit(tree.body)
+    return found - {name}
+
+
+def test_harness_modules_import_without_cycles() -> None:
+    """No harness module imports, at import time, a module that imports it back."""
+    import harness
+
+    root = Path(harness.__file__).parent
+    modules: dict[str, Path] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        graph[name] = {m for m in _module_imports(path, name, package) if m in modules}
+    # A submodule importing its own package's __init__ is how packages work, not a cycle.
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if node.startswith(nxt + "."):
+                continue
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt) :], nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                dfs(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            dfs(name)
+    assert "harness.oracles.registry" in graph["harness.parity_report"]

@@ -1,0 +1,239 @@
+"""How closely a target agreed, and the report when it did not.
+
+:class:`Agreement` carries the largest error one comparison saw; :class:`OracleFailure` (an
+AssertionError) carries the report: target, subject, oracle and dtype, the largest absolute
+and relative error with their index and both values, the inputs, and a copy-paste
+:func:`reproducer` (the inputs as literals and the seed that draws the cotangents and
+directions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+EPS64 = float(np.finfo(np.float64).eps)
+
+
+class OracleFailure(AssertionError):
+    """A target disagreed; ``str()`` is the full report, :attr:`agreement` the numbers."""
+
+    def __init__(self, message: str, agreement: Agreement) -> None:
+        super().__init__(message)
+        self.agreement = agreement
+
+
+class NotApplicable(Exception):
+    """The check does not apply (the reference compared with itself, no reference target)."""
+
+
+@dataclass
+class Agreement:
+    """How closely one comparison agreed. ``ratio`` is error / allowed (<= 1 passes)."""
+
+    passed: bool
+    max_abs: float = 0.0
+    max_rel: float = 0.0
+    ratio: float = 0.0
+    index: tuple[int, ...] | None = None
+    actual: float | None = None
+    expected: float | None = None
+    mismatched: int = 0
+    total: int = 0
+    detail: str = ""
+
+    @staticmethod
+    def worst(items: Sequence[Agreement]) -> Agreement:
+        """The agreement with the highest ratio (a failed one first)."""
+        if not items:
+            return Agreement(True)
+        return max(items, key=lambda a: (not a.passed, a.ratio))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What is being checked, for the failure report and the reproducer."""
+
+    target: str
+    op: str
+    oracle: str
+    dtype: str
+    inputs: tuple[np.ndarray, ...] = ()
+    seed: int = 0
+    reference: str | None = None
+
+    @property
+    def title(self) -> str:
+        """``target  op  oracle  dtype``."""
+        return f"{self.target}  {self.op}  {self.oracle}  {self.dtype}"
+
+
+def compare_arrays(
+    actual: np.ndarray, expected: np.ndarray, *, rtol: float, atol: float
+) -> Agreement:
+    """Elementwise ``|actual - expected| <= atol + rtol * |expected|`` (NaN equals NaN)."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        return Agreement(
+            False, math.inf, math.inf, math.inf, detail=f"shape {a.shape} != {e.shape}"
+        )
+    if a.size == 0:
+        return Agreement(True)
+    both_nan = np.isnan(a) & np.isnan(e)
+    same_inf = np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e))
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.where(both_nan | same_inf, 0.0, np.abs(a - e))
+        err = np.where(np.isnan(err), math.inf, err)
+        allowed = atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0))
+        rel = err / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+        ratio = np.where(allowed > 0, err / allowed, np.where(err > 0, math.inf, 0.0))
+    bad = ratio > 1.0
+    worst = np.unravel_index(int(np.argmax(ratio)), a.shape)
+    return Agreement(
+        passed=not bad.any(),
+        max_abs=float(err.max()),
+        max_rel=float(np.where(np.isfinite(rel), rel, math.inf).max()),
+        ratio=float(ratio.max()),
+        index=tuple(int(i) for i in worst),
+        actual=float(a[worst]),
+        expected=float(e[worst]),
+        mismatched=int(bad.sum()),
+        total=int(a.size),
+    )
+
+
+def _inner_agreement(lhs: float, rhs: float, allowed: float, detail: str) -> Agreement:
+    err = abs(lhs - rhs)
+    if not (math.isfinite(lhs) and math.isfinite(rhs)):
+        err = 0.0 if lhs == rhs else math.inf
+    return Agreement(
+        passed=err <= allowed,
+        max_abs=err,
+        max_rel=err / max(abs(rhs), np.finfo(np.float64).tiny),
+        ratio=err / allowed if allowed > 0 else (0.0 if err == 0 else math.inf),
+        actual=lhs,
+        expected=rhs,
+        mismatched=int(err > allowed),
+        total=1,
+        detail=detail,
+    )
+
+
+def fmt(x: float | None) -> str:
+    """A number for a failure report (10 significant digits, ``None`` as is)."""
+    return "None" if x is None else f"{x:.10g}"
+
+
+def literal(a: np.ndarray) -> str:
+    """Python source that rebuilds ``a`` exactly (dtype, shape and every value)."""
+
+    def item(v: Any) -> str:
+        if isinstance(v, float) and not math.isfinite(v):
+            return f'float("{v}")'
+        return repr(v)
+
+    def nested(v: Any) -> str:
+        return "[" + ", ".join(nested(x) for x in v) + "]" if isinstance(v, list) else item(v)
+
+    return f"np.array({nested(a.tolist())}, dtype=np.{a.dtype.name}).reshape({a.shape!r})"
+
+
+def reproducer(ctx: Context) -> str:
+    """A short Python snippet that re-runs this one check on these inputs."""
+    ref = f'discovery.get_target("{ctx.reference}")' if ctx.reference else "None"
+    lines = [
+        "import numpy as np",
+        "from harness import discovery, oracles",
+        "",
+        "inputs = [",
+        *(f"    {literal(np.asarray(x))}," for x in ctx.inputs),
+        "]",
+        f"oracles.{ctx.oracle}(",
+        f'    discovery.get_target("{ctx.target}"), "{ctx.op}", inputs, seed={ctx.seed},',
+        f"    reference={ref},",
+        ")",
+    ]
+    return "\n".join(lines)
+
+
+def _describe_inputs(ctx: Context) -> str:
+    out = []
+    for i, x in enumerate(ctx.inputs):
+        x = np.asarray(x)
+        out.append(
+            f"  arg {i}: {x.dtype.name}{list(x.shape)} = "
+            + np.array2string(x, precision=9, separator=", ", threshold=64)
+        )
+    return "\n".join(out)
+
+
+def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: float) -> str:
+    """The message of an :class:`OracleFailure`."""
+    lines = [f"{ctx.title}: {what}"]
+    if ag.detail:
+        lines.append(f"  {ag.detail}")
+    if ag.total > 1:
+        lines.append(f"  mismatched elements: {ag.mismatched} / {ag.total}")
+    where = f" at index {ag.index}" if ag.index is not None else ""
+    lines.append(
+        f"  largest error{where}: got {fmt(ag.actual)}, expected {fmt(ag.expected)}; "
+        f"absolute {ag.max_abs:.3e}, relative {ag.max_rel:.3e} "
+        f"({ag.ratio:.3g}x the allowed rtol={rtol:g}, atol={atol:g})"
+    )
+    if ctx.inputs:
+        lines.append("inputs:")
+        lines.append(_describe_inputs(ctx))
+    lines.append(f"seed (cotangents, directions): {ctx.seed}")
+    lines.append("reproducer:")
+    lines.append(reproducer(ctx))
+    return "\n".join(lines)
+
+
+def assert_agree(
+    actual: np.ndarray,
+    expected: np.ndarray,
+    *,
+    rtol: float,
+    atol: float,
+    ctx: Context,
+    what: str = "value",
+    dtype: str | None = None,
+) -> Agreement:
+    """Compare shape, dtype (when ``dtype`` is given) and values; raise OracleFailure if not."""
+    actual = np.asarray(actual)
+    expected = np.asarray(expected)
+    if actual.shape != expected.shape:
+        ag = Agreement(False, math.inf, math.inf, math.inf, detail="shape mismatch")
+        raise OracleFailure(
+            failure_report(
+                ctx, f"{what} has shape {actual.shape}, expected {expected.shape}", ag, rtol, atol
+            ),
+            ag,
+        )
+    if dtype is not None and actual.dtype != np.dtype(dtype):
+        ag = Agreement(False, math.inf, math.inf, math.inf, detail="dtype mismatch")
+        raise OracleFailure(
+            failure_report(
+                ctx, f"{what} has dtype {actual.dtype}, expected {dtype}", ag, rtol, atol
+            ),
+            ag,
+        )
+    ag = compare_arrays(actual, expected, rtol=rtol, atol=atol)
+    if not ag.passed:
+        raise OracleFailure(failure_report(ctx, f"{what} disagrees", ag, rtol, atol), ag)
+    return ag
+
+
+def assert_inner(
+    lhs: float, rhs: float, allowed: float, *, ctx: Context, what: str, detail: str
+) -> Agreement:
+    """Compare two inner products, ``|lhs - rhs| <= allowed``; raise OracleFailure if not."""
+    ag = _inner_agreement(lhs, rhs, allowed, detail)
+    if not ag.passed:
+        raise OracleFailure(failure_report(ctx, what, ag, 0.0, allowed), ag)
+    return ag

@@ -1,0 +1,513 @@
+"""The op oracles: one op of one target on one input, against an independent answer.
+
+See :mod:`harness.oracles` for what each oracle compares.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from harness import catalog, tolerances
+from harness import strategies as strat
+from harness.contract import Unsupported
+from harness.oracles.agreement import (
+    EPS64,
+    Agreement,
+    Context,
+    NotApplicable,
+    OracleFailure,
+    assert_agree,
+    assert_inner,
+    failure_report,
+)
+
+if TYPE_CHECKING:
+    from harness.discovery import Target
+
+
+# --------------------------------------------------------------------------------------
+# Support checks
+
+
+def require(target: Target, op: str, dtype: str, *, capability: str | None = None) -> None:
+    """Raise Unsupported unless ``target`` has ``op``, ``dtype`` and ``capability``."""
+    backend = target.backend
+    caps = backend.capabilities
+    if dtype not in caps.dtypes:
+        raise Unsupported(f"{target.name} does not support {dtype} (dtypes: {caps.dtypes})")
+    if capability is not None and not getattr(caps, capability):
+        raise Unsupported(f"{target.name} does not declare capability {capability!r}")
+    if op not in backend.ops():
+        why = backend.unsupported_reasons().get(op, "not in its ops()")
+        raise Unsupported(f"{target.name} has no op {op!r}: {why}")
+
+
+def _float_dtype(op: catalog.OpSpec, inputs: Sequence[np.ndarray]) -> str:
+    for spec, x in zip(op.args, inputs, strict=True):
+        if spec.kind == "float":
+            return np.asarray(x).dtype.name
+    raise ValueError(f"op {op.name!r} has no float argument")
+
+
+def _cast(op: catalog.OpSpec, inputs: Sequence[np.ndarray], dtype: str) -> list[np.ndarray]:
+    return [
+        np.asarray(x).astype(dtype) if spec.kind == "float" else np.asarray(x)
+        for spec, x in zip(op.args, inputs, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One op oracle call, opened: the op, its inputs, their float dtype, the report context."""
+
+    target: Target
+    spec: catalog.OpSpec
+    dtype: str
+    inputs: list[np.ndarray]
+    ctx: Context
+    seed: int
+    reference: Target | None
+
+    @property
+    def op(self) -> str:
+        """The op's catalog name."""
+        return self.spec.name
+
+    @property
+    def argnums(self) -> tuple[int, ...]:
+        """The differentiable arguments."""
+        return tuple(self.spec.diff_argnums)
+
+    def tolerance(self) -> tuple[float, float]:
+        """``(rtol, atol)`` for this op in this dtype (:func:`harness.tolerances.for_op`)."""
+        return tolerances.for_op(self.op, self.dtype)
+
+    def cotangent(self, shape: Sequence[int] | None = None) -> np.ndarray:
+        """The seeded standard-normal cotangent ``v``, by default of the output's shape."""
+        if shape is None:
+            shape = np.shape(catalog.reference(self.op, *self.inputs))
+        (v,) = strat.directions(self.seed, [tuple(shape)], self.dtype, stream=0)
+        return v
+
+    def directions(self, stream: int) -> list[np.ndarray]:
+        """Seeded directions, one per differentiable argument (stream 1: ``u``, 2: ``w``)."""
+        shapes = [self.inputs[i].shape for i in self.argnums]
+        return strat.directions(self.seed, shapes, self.dtype, stream=stream)
+
+    def inputs_in(self, dtype: str) -> list[np.ndarray]:
+        """The inputs with the float arguments cast to ``dtype``."""
+        return _cast(self.spec, self.inputs, dtype)
+
+    def vjp(
+        self, v: np.ndarray, *, target: Target | None = None, inputs: Sequence[np.ndarray] = ()
+    ) -> list[np.ndarray]:
+        """The gradients of ``target`` (default: the target checked) at ``inputs`` (default:
+        the call's), shape-checked against the inputs."""
+        target = target or self.target
+        xs = list(inputs) or self.inputs
+        _, grads = _vjp(target, self.op, xs, v, self.argnums)
+        _check_grad_shapes(grads, xs, self.argnums, self.ctx)
+        return grads
+
+
+def open_call(
+    target: Target,
+    op: str,
+    inputs: Sequence[np.ndarray],
+    *,
+    oracle: str,
+    seed: int,
+    reference: Target | None,
+) -> Call:
+    """The opening every op oracle shares: look the op up, check the arity, find the dtype."""
+    spec = catalog.get(op)
+    xs = [np.asarray(x) for x in inputs]
+    if len(xs) != spec.arity:
+        raise ValueError(f"op {op!r} takes {spec.arity} inputs, got {len(xs)}")
+    dtype = _float_dtype(spec, xs)
+    ref = reference.name if reference is not None else None
+    ctx = Context(target.name, op, oracle, dtype, tuple(xs), seed, ref)
+    return Call(target, spec, dtype, xs, ctx, seed, reference)
+
+
+class OpOracle:
+    """An op oracle: ``oracle(target, op, inputs, *, seed=0, reference=None) -> Agreement``.
+
+    Wraps a comparison ``body(call)`` in the opening every op oracle shares: a
+    ``needs_reference`` oracle without a reference target is NotApplicable; the call is
+    opened (:func:`open_call`); the target must have the op, the dtype and ``capability``
+    (Unsupported otherwise). ``uses_reference`` oracles name the reference in their report.
+    """
+
+    def __init__(
+        self,
+        body: Callable[[Call], Agreement],
+        *,
+        capability: str | None = None,
+        uses_reference: bool = False,
+        needs_reference: bool = False,
+    ) -> None:
+        functools.update_wrapper(self, body)
+        self.body = body
+        self.name = body.__name__
+        self.capability = capability
+        self.uses_reference = uses_reference or needs_reference
+        self.needs_reference = needs_reference
+
+    def __call__(
+        self,
+        target: Target,
+        op: str,
+        inputs: Sequence[np.ndarray],
+        *,
+        seed: int = 0,
+        reference: Target | None = None,
+    ) -> Agreement:
+        """Check ``op`` of ``target`` on ``inputs``; raise OracleFailure if it disagrees."""
+        if self.needs_reference and reference is None:
+            raise NotApplicable("no reference target (no backend declares reference_priority)")
+        call = open_call(
+            target, op, inputs, oracle=self.name, seed=seed,
+            reference=reference if self.uses_reference else None,
+        )  # fmt: skip
+        require(target, op, call.dtype, capability=self.capability)
+        return self.body(call)
+
+    def __repr__(self) -> str:
+        return f"<op oracle {self.name}>"
+
+
+def op_oracle(
+    *, capability: str | None = None, uses_reference: bool = False, needs_reference: bool = False
+) -> Callable[[Callable[[Call], Agreement]], OpOracle]:
+    """Decorator: make ``body(call)`` an :class:`OpOracle`."""
+
+    def wrap(body: Callable[[Call], Agreement]) -> OpOracle:
+        return OpOracle(
+            body,
+            capability=capability,
+            uses_reference=uses_reference,
+            needs_reference=needs_reference,
+        )
+
+    return wrap
+
+
+def _vjp(
+    target: Target, op: str, inputs: Sequence[np.ndarray], v: np.ndarray, argnums: Sequence[int]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    fn = target.backend.ops()[op]
+    value, grads = target.backend.vjp(
+        fn, list(inputs), v, device=target.device, argnums=list(argnums)
+    )
+    return np.asarray(value), [np.asarray(g) for g in grads]
+
+
+def _vjp_scale(v: np.ndarray) -> float:
+    return max(1.0, float(np.max(np.abs(v)))) if v.size else 1.0
+
+
+def _l1(x: np.ndarray) -> float:
+    return float(np.sum(np.abs(np.asarray(x, dtype=np.float64))))
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
+
+
+def _check_grad_shapes(
+    grads: Sequence[np.ndarray], inputs: Sequence[np.ndarray], argnums: Sequence[int], ctx: Context
+) -> None:
+    if len(grads) != len(argnums):
+        ag = Agreement(False, math.inf, math.inf, math.inf)
+        raise OracleFailure(
+            failure_report(ctx, f"{len(grads)} gradients for {len(argnums)} arguments", ag, 0, 0),
+            ag,
+        )
+    for i, g in zip(argnums, grads, strict=True):
+        if g.shape != inputs[i].shape:
+            ag = Agreement(False, math.inf, math.inf, math.inf)
+            raise OracleFailure(
+                failure_report(
+                    ctx,
+                    f"gradient of argument {i} has shape {g.shape}, expected {inputs[i].shape}",
+                    ag,
+                    0,
+                    0,
+                ),
+                ag,
+            )
+
+
+# --------------------------------------------------------------------------------------
+# Op oracles
+
+
+@op_oracle()
+def forward(call: Call) -> Agreement:
+    """Forward value against the catalog's float64 NumPy reference."""
+    target, op, dtype = call.target, call.op, call.dtype
+    expected = catalog.reference(op, *call.inputs)
+    fn = target.backend.ops()[op]
+    backend = target.backend
+    out = backend.to_numpy(fn(*(backend.asarray(x, target.device) for x in call.inputs)))
+    rtol, atol = call.tolerance()
+    return assert_agree(
+        out, expected, rtol=rtol, atol=atol, ctx=call.ctx, what="value", dtype=dtype
+    )
+
+
+def _reference_dtype(reference: Target, dtype: str) -> str:
+    return "float64" if "float64" in reference.backend.capabilities.dtypes else dtype
+
+
+@op_oracle(needs_reference=True)
+def vjp_reference(call: Call) -> Agreement:
+    """Reverse mode against the reference target's float64 VJP (see :mod:`harness.oracles`)."""
+    target, op, dtype, reference = call.target, call.op, call.dtype, call.reference
+    assert reference is not None  # needs_reference
+    ref_dtype = _reference_dtype(reference, dtype)
+    if reference.name == target.name and ref_dtype == dtype:
+        raise NotApplicable(f"{target.name} is the reference: {dtype} compared with itself")
+    require(reference, op, ref_dtype)
+    v = call.cotangent()
+    grads = call.vjp(v)
+    _, ref_grads = _vjp(reference, op, call.inputs_in(ref_dtype), v.astype(ref_dtype), call.argnums)
+    rtol, atol = call.tolerance()
+    atol *= _vjp_scale(v)
+    results = []
+    for i, g, r in zip(call.argnums, grads, ref_grads, strict=True):
+        results.append(
+            assert_agree(
+                g,
+                r,
+                rtol=rtol,
+                atol=atol,
+                ctx=call.ctx,
+                what=f"gradient of argument {i} (against {reference.name} in {ref_dtype})",
+                dtype=dtype,
+            )
+        )
+    return Agreement.worst(results)
+
+
+def _fd_step(spec: catalog.OpSpec) -> float:
+    # Perturbations h*u with |u| <= 1 stay under margin/4: they cannot cross a kink, a tie
+    # (two values >= margin apart move by <= 2h) or a domain edge the strategies respect.
+    return min(1e-3, spec.margin / 4)
+
+
+def richardson(phi: Callable[[float], tuple[float, float]], h: float) -> tuple[float, float, float]:
+    """Central-difference derivative of ``phi`` at 0, extrapolated over ``h, h/2, h/4``.
+
+    ``phi(t)`` returns ``(value, magnitude)``; the magnitude bounds the value's round-off.
+    Returns ``(estimate, truncation_error_estimate, roundoff_bound)``.
+    """
+    ds, mags = [], []
+    for k in range(3):
+        hk = h / 2**k
+        fp, mp = phi(hk)
+        fm, mm = phi(-hk)
+        ds.append((fp - fm) / (2 * hk))
+        mags.append(max(mp, mm))
+    r1 = (4 * ds[1] - ds[0]) / 3
+    r2 = (4 * ds[2] - ds[1]) / 3
+    # The extrapolation divides by h/4 and weighs three differences: 64 eps |f| / h covers
+    # it with room for the few ulp each float64 evaluation may be off by.
+    roundoff = 64 * EPS64 * max(mags) / h
+    return r2, abs(r2 - r1), roundoff
+
+
+@op_oracle()
+def finite_differences(call: Call) -> Agreement:
+    """``<u, VJP(v)>`` against float64 central differences of the NumPy reference."""
+    op, argnums = call.op, call.argnums
+    x64 = call.inputs_in("float64")
+    v = call.cotangent()
+    us = call.directions(stream=1)
+    grads = call.vjp(v)
+    v64 = v.astype(np.float64)
+
+    def phi(t: float) -> tuple[float, float]:
+        xs = list(x64)
+        for i, u in zip(argnums, us, strict=True):
+            xs[i] = x64[i] + t * u.astype(np.float64)
+        f = catalog.reference(op, *xs)
+        return _dot(f, v64), float(np.sum(np.abs(f) * np.abs(v64)))
+
+    fd, trunc, roundoff = richardson(phi, _fd_step(call.spec))
+    lhs = sum(_dot(u, g) for u, g in zip(us, grads, strict=True))
+    rtol, atol = call.tolerance()
+    atol *= _vjp_scale(v)
+    allowed = (
+        atol * sum(_l1(u) for u in us)
+        + rtol * sum(_dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
+        + 2 * trunc
+        + roundoff
+    )
+    return assert_inner(
+        lhs,
+        fd,
+        allowed,
+        ctx=call.ctx,
+        what="<u, VJP(v)> disagrees with float64 central differences of the NumPy reference",
+        detail=(
+            f"<u, VJP(v)> = {lhs:.12g}, finite differences = {fd:.12g} "
+            f"(extrapolation error {trunc:.2e}, round-off bound {roundoff:.2e}, "
+            f"allowed {allowed:.2e})"
+        ),
+    )
+
+
+@op_oracle(capability="jvp")
+def jvp_vjp(call: Call) -> Agreement:
+    """Forward against reverse mode: ``<JVP(u), v> = <u, VJP(v)>``."""
+    target, ctx = call.target, call.ctx
+    out_shape = np.shape(catalog.reference(call.op, *call.inputs))
+    v = call.cotangent(out_shape)
+    us = call.directions(stream=1)
+    fn = target.backend.ops()[call.op]
+    _, tangent = target.backend.jvp(
+        fn, call.inputs, us, device=target.device, argnums=list(call.argnums)
+    )
+    tangent = np.asarray(tangent)
+    if tangent.shape != tuple(out_shape):
+        ag = Agreement(False, math.inf, math.inf, math.inf)
+        raise OracleFailure(
+            failure_report(ctx, f"JVP has shape {tangent.shape}, expected {out_shape}", ag, 0, 0),
+            ag,
+        )
+    grads = call.vjp(v)
+    rtol, atol = call.tolerance()
+    lhs = _dot(tangent, v)
+    rhs = sum(_dot(u, g) for u, g in zip(us, grads, strict=True))
+    u_scale = max([1.0] + [float(np.max(np.abs(u))) for u in us if u.size])
+    allowed = (
+        atol * u_scale * _l1(v)
+        + rtol * _dot(np.abs(tangent), np.abs(v))
+        + atol * _vjp_scale(v) * sum(_l1(u) for u in us)
+        + rtol * sum(_dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
+    )
+    return assert_inner(
+        lhs,
+        rhs,
+        allowed,
+        ctx=ctx,
+        what="<JVP(u), v> disagrees with <u, VJP(v)>",
+        detail=f"<JVP(u), v> = {lhs:.12g}, <u, VJP(v)> = {rhs:.12g}, allowed {allowed:.2e}",
+    )
+
+
+@op_oracle(capability="second_order", uses_reference=True)
+def second_order(call: Call) -> Agreement:
+    """``vjp_vjp`` against central differences of a float64 first-order VJP."""
+    target, op, reference, argnums = call.target, call.op, call.reference, call.argnums
+    # The first-order VJP differentiated numerically: the reference's when it has float64
+    # and the op (independent of the target, and cheap for a JIT target whose float64
+    # VJPs would each compile), else the target's own (gradgradcheck's self-consistency).
+    if (
+        reference is not None
+        and "float64" in reference.backend.capabilities.dtypes
+        and op in reference.backend.ops()
+    ):
+        first = reference
+    elif "float64" in target.backend.capabilities.dtypes:
+        first = target
+    else:
+        raise Unsupported(f"neither {target.name} nor the reference computes float64 VJPs")
+    v = call.cotangent()
+    us = call.directions(stream=1)
+    ws = call.directions(stream=2)
+    fn = target.backend.ops()[op]
+    hvp = target.backend.vjp_vjp(
+        fn, call.inputs, v, ws, device=target.device, argnums=list(argnums)
+    )
+    hvp = [np.asarray(h) for h in hvp]
+    _check_grad_shapes(hvp, call.inputs, argnums, call.ctx)
+    x64 = call.inputs_in("float64")
+    v64 = v.astype(np.float64)
+
+    def phi(t: float) -> tuple[float, float]:
+        xs = list(x64)
+        for i, u in zip(argnums, us, strict=True):
+            xs[i] = x64[i] + t * u.astype(np.float64)
+        _, g = _vjp(first, op, xs, v64, argnums)
+        return (
+            sum(_dot(gi, w) for gi, w in zip(g, ws, strict=True)),
+            sum(_dot(np.abs(gi), np.abs(w)) for gi, w in zip(g, ws, strict=True)),
+        )
+
+    fd, trunc, roundoff = richardson(phi, _fd_step(call.spec))
+    lhs = sum(_dot(u, h) for u, h in zip(us, hvp, strict=True))
+    rtol, atol = call.tolerance()
+    w_scale = max([1.0] + [float(np.max(np.abs(w))) for w in ws if w.size])
+    atol *= _vjp_scale(v) * w_scale
+    allowed = (
+        atol * sum(_l1(u) for u in us)
+        + rtol * sum(_dot(np.abs(u), np.abs(h)) for u, h in zip(us, hvp, strict=True))
+        + 2 * trunc
+        + roundoff
+    )
+    return assert_inner(
+        lhs,
+        fd,
+        allowed,
+        ctx=call.ctx,
+        what=f"second order disagrees with central differences of {first.name}'s float64 VJP",
+        detail=(
+            f"<u, vjp_vjp> = {lhs:.12g}, finite differences = {fd:.12g} "
+            f"(extrapolation error {trunc:.2e}, round-off bound {roundoff:.2e}, "
+            f"allowed {allowed:.2e})"
+        ),
+    )
+
+
+def reduce_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``g`` (float64) over the dimensions that broadcasting added or stretched."""
+    g = np.asarray(g, dtype=np.float64)
+    lead = g.ndim - len(shape)
+    if lead:
+        g = g.sum(axis=tuple(range(lead)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+@op_oracle()
+def broadcast_reduction(call: Call) -> Agreement:
+    """Gradient w.r.t. broadcast inputs = reduced gradient w.r.t. the materialized inputs."""
+    spec, inputs = call.spec, call.inputs
+    if spec.shapes != "broadcast":
+        raise ValueError(f"op {call.op!r} does not broadcast (shape rule {spec.shapes!r})")
+    shape = np.broadcast_shapes(*(x.shape for x in inputs))
+    v = call.cotangent(shape)
+    grads = call.vjp(v)
+    full = [np.broadcast_to(x, shape).copy() for x in inputs]
+    full_grads = call.vjp(v, inputs=full)
+    rtol, atol = call.tolerance()
+    results = []
+    for i, g, gf in zip(call.argnums, grads, full_grads, strict=True):
+        reduced = reduce_to_shape(gf, inputs[i].shape)
+        # Summing k float32 terms in another order moves the result by up to ~k ulp of the
+        # largest partial sum: scale atol by how many elements were summed.
+        k = max(1, int(np.prod(shape)) // max(1, int(np.prod(inputs[i].shape))))
+        results.append(
+            assert_agree(
+                g,
+                reduced,
+                rtol=rtol,
+                atol=atol * _vjp_scale(v) * k,
+                ctx=call.ctx,
+                what=(
+                    f"gradient of broadcast argument {i} {inputs[i].shape} is not the "
+                    f"sum over the broadcast dimensions of the gradient at {shape}"
+                ),
+                dtype=call.dtype,
+            )
+        )
+    return Agreement.worst(results)

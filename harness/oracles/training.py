@@ -1,0 +1,172 @@
+"""Whole training runs: every step's loss against the reference run, and the accuracy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from harness.contract import History, Unsupported
+from harness.oracles.agreement import NotApplicable
+from harness.trajectory import Verdict, compare
+
+if TYPE_CHECKING:
+    from harness.discovery import Target
+    from harness.workload import Workload
+
+
+@dataclass(frozen=True)
+class TrainingCase:
+    """One training configuration of the parity suite (built with ``seed=0``)."""
+
+    dataset: str
+    model: str
+    optimizer: str
+    mode: str
+    epochs: int
+
+    @property
+    def id(self) -> str:
+        """``dataset-model-optimizer-mode``."""
+        return f"{self.dataset}-{self.model}-{self.optimizer}-{self.mode}"
+
+    @property
+    def threshold(self) -> float:
+        """Test accuracy every target must reach at the last epoch."""
+        return ACCURACY[self.dataset]
+
+    def build(self, dtype: str) -> Workload:
+        """The workload in ``dtype`` (same data, initial parameters and batch order)."""
+        from harness import workload
+
+        return workload.build(
+            self.dataset, self.model, self.optimizer, mode=self.mode, epochs=self.epochs,
+            dtype=dtype, seed=0,
+        )  # fmt: skip
+
+
+ACCURACY = {"breast_cancer": 0.95, "digits": 0.93}
+"""Test accuracy every target must reach (issue 5)."""
+
+# Epochs: full batch takes one step per epoch, so it needs many; measured with torch:cpu
+# (float64, seed 0) the last epoch that dips below the threshold is 97 (breast cancer MLP,
+# SGD) and 152 (digits MLP, SGD; 0.881 at epoch 100): 200 and 250 epochs leave a margin.
+# Mini-batch (32 rows) is above the threshold from epoch 6 at the latest: 10 epochs.
+_EPOCHS = {
+    ("breast_cancer", "batch"): 200,
+    ("breast_cancer", "minibatch"): 10,
+    ("digits", "batch"): 250,
+    ("digits", "minibatch"): 10,
+}
+
+TRAINING_CASES: tuple[TrainingCase, ...] = tuple(
+    TrainingCase(ds, model, opt, mode, _EPOCHS[ds, mode])
+    for ds, model in (("breast_cancer", "logreg"), ("breast_cancer", "mlp"), ("digits", "mlp"))
+    for opt in ("sgd", "momentum", "adam")
+    for mode in ("batch", "minibatch")
+)
+"""Logistic regression and a two-hidden-layer MLP (64, 32) on breast cancer, a softmax MLP
+(64, 32) on digits; full batch and mini-batch; SGD, momentum and Adam."""
+
+
+class TrainingFailure(AssertionError):
+    """A training run diverged from the reference or missed its accuracy."""
+
+    def __init__(self, message: str, verdict: Verdict | None = None) -> None:
+        super().__init__(message)
+        self.verdict = verdict
+
+
+@dataclass
+class RunCache:
+    """Training histories by (target, case, dtype), each computed once per process."""
+
+    runs: dict[tuple[str, str, str], History | BaseException] = field(default_factory=dict)
+
+    def get(self, target: Target, case: TrainingCase, dtype: str) -> History:
+        """``target``'s history for ``case`` in ``dtype`` (Unsupported is cached too)."""
+        k = (target.name, case.id, dtype)
+        if k not in self.runs:
+            try:
+                caps = target.backend.capabilities
+                if not caps.training:
+                    raise Unsupported(f"{target.name} does not declare training")
+                if dtype not in caps.dtypes:
+                    raise Unsupported(f"{target.name} does not support {dtype}")
+                self.runs[k] = target.backend.train(case.build(dtype), device=target.device)
+            except Unsupported as e:
+                self.runs[k] = e
+        run = self.runs[k]
+        if isinstance(run, BaseException):
+            raise run
+        return run
+
+
+def _step_label(case: TrainingCase, step: int | None) -> str:
+    if step is None:
+        return "none"
+    per = len(case.build("float64").batches[0]) if case.mode == "minibatch" else 1
+    return f"{step} (epoch {step // per}, step {step % per} of the epoch)"
+
+
+def trajectory(
+    target: Target,
+    case: TrainingCase,
+    dtype: str,
+    *,
+    reference: Target | None,
+    runs: RunCache,
+) -> Verdict:
+    """Every step's loss against the reference target's float64 run of the same workload.
+
+    The reference runs in float64 whatever ``dtype`` is (same data, initial parameters and
+    batch order; the float32 run's inputs are the float64 ones rounded): a float32 target is
+    held to float64 truth with :data:`harness.trajectory.TOLERANCES` ``["float32"]``, whose
+    margin was measured for exactly this comparison. Raises TrainingFailure naming the first
+    diverging step (epoch and step in it) and the parameter tensor that drifted most.
+    """
+    if reference is None:
+        raise NotApplicable("no reference target (no backend declares reference_priority)")
+    ref_dtype = "float64" if "float64" in reference.backend.capabilities.dtypes else dtype
+    if reference.name == target.name and ref_dtype == dtype:
+        raise NotApplicable(f"{target.name} is the reference: its {dtype} run is the baseline")
+    got = runs.get(target, case, dtype)
+    ref = runs.get(reference, case, ref_dtype)
+    verdict = compare(ref, got, dtype)
+    if verdict.agrees:
+        return verdict
+    lines = [
+        f"{target.name}  {case.id}  trajectory  {dtype}: diverges from {reference.name} "
+        f"({ref_dtype})",
+        f"  {verdict.summary()}",
+        f"  first diverging step: {_step_label(case, verdict.first_diverging_step)}",
+    ]
+    if len(got.step_loss) != len(ref.step_loss):  # compare() located it in the common prefix
+        lines.append(
+            f"  step count: {len(got.step_loss)} against {len(ref.step_loss)} in the reference "
+            f"({case.epochs} epochs of {len(case.build('float64').batches[0])} steps)"
+        )
+    lines.append(
+        "  parameter drift: " + ", ".join(f"{k} {v:.2e}" for k, v in verdict.param_drift.items())
+    )
+    lines += [
+        "reproducer:",
+        "from harness import discovery, oracles",
+        f"case = oracles.TrainingCase({case.dataset!r}, {case.model!r}, {case.optimizer!r}, "
+        f"{case.mode!r}, {case.epochs})",
+        f'print(oracles.trajectory(discovery.get_target("{target.name}"), case, "{dtype}",',
+        f'    reference=discovery.get_target("{reference.name}"), runs=oracles.RunCache()))',
+    ]
+    raise TrainingFailure("\n".join(lines), verdict)
+
+
+def accuracy(target: Target, case: TrainingCase, dtype: str, *, runs: RunCache) -> float:
+    """The last epoch's test accuracy; TrainingFailure when it is below the threshold."""
+    h = runs.get(target, case, dtype)
+    acc = float(h.epoch_test_acc[-1])
+    if not acc >= case.threshold:
+        curve = ", ".join(f"{a:.3f}" for a in h.epoch_test_acc[-10:])
+        raise TrainingFailure(
+            f"{target.name}  {case.id}  accuracy  {dtype}: test accuracy {acc:.4f} after "
+            f"{case.epochs} epochs is below {case.threshold} (last epochs: {curve})"
+        )
+    return acc
