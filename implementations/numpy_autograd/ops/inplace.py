@@ -28,15 +28,9 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
     graph, ``op`` is recorded out of place on a snapshot of ``t`` (its VJP may need the old
     value), the result is written into ``t``'s memory (so views see it) and ``t`` takes the
     result's history. When ``t`` is a view, its base takes ``write_back(base, result)`` as
-    its history (see :mod:`harness.implementations.numpy_autograd.views`).
+    its history (see :mod:`..views`).
     """
-    if not t._data.flags.writeable:
-        raise RuntimeError(
-            "unsupported operation: more than one element of the written-to tensor refers to a "
-            "single memory location. Please clone() the tensor before performing the operation."
-            if 0 in t._data.strides and t._data.size > 1
-            else "the tensor's memory is read-only; clone() it before an in-place operation"
-        )
+    _check_writable(t._data)
     args = tuple(a if a is None else _operand(a) for a in args)
     view = t._view
     base = t if view is None else view.base
@@ -46,60 +40,89 @@ def _inplace(t: Tensor, op: Any, write: Any, *args: Any) -> Tensor:
         or builtins.any(isinstance(a, Tensor) and a._requires_grad for a in args)
     )
     if graph:
-        if (t._node is None and t._requires_grad) or (base._node is None and base._requires_grad):
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
-                if view is None
-                else "a view of a leaf Variable that requires grad is being used in an "
-                "in-place operation."
-            )
-        if view is not None:
-            views.refresh(t)
-        res = op(_snapshot(t), *args)
-        if res._data.dtype != t._data.dtype:
-            if res._data.dtype.kind == "f" and t._data.dtype.kind != "f":
-                raise RuntimeError(
-                    f"result type {dtypes.name(res.dtype)} can't be cast to the desired output "
-                    f"type {dtypes.name(t.dtype)}"
-                )
-            res = cast(res, t._data.dtype)
-        if res._data.shape != t._data.shape:
-            raise RuntimeError(
-                f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
-                f"{list(res._data.shape)}"
-            )
-        new_base = res if view is None else view.write_back(_snapshot(base), res)
-        if base._node is not None:
-            base._node.out_stale = True
-        np.copyto(base._data, new_base._data)
-        base._node, base._requires_grad = new_base._node, new_base._requires_grad
+        _rebase(t, base, op, args)
     else:
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
-        try:
-            write(t._data, *raw)
-        except TypeError as e:  # NumPy's UFuncTypeError: float into an integer tensor
-            if "Cannot cast" not in str(e):
-                raise
-            kind = {"b": "Bool", "i": "Long"}.get(t._data.dtype.kind, str(t._data.dtype))
-            raise RuntimeError(
-                f"result type Float can't be cast to the desired output type {kind}"
-            ) from None
-        except ValueError as e:
-            if "broadcast" in str(e):
-                raise RuntimeError(
-                    f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
-                    f"of {[list(np.shape(r)) for r in raw if r is not None]}"
-                ) from None
-            raise
-        for u in (t, base):
-            if u._node is not None:
-                u._node.out_stale = True
+        _write(t, base, write, args)
     t._version += 1
     if view is not None:
         base._version += 1
         if graph:
             views.rederive(t)
     return t
+
+
+def _check_writable(d: np.ndarray) -> None:
+    """PyTorch's errors for writing into broadcast (stride-0) or read-only memory."""
+    if not d.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+            if 0 in d.strides and d.size > 1
+            else "the tensor's memory is read-only; clone() it before an in-place operation"
+        )
+
+
+def _rebase(t: Tensor, base: Tensor, op: Any, args: tuple[Any, ...]) -> None:
+    """The graph path: record ``op`` out of place, write the result into ``base``'s memory
+    and give ``base`` its history (PyTorch's "rebase history")."""
+    view = t._view
+    if (t._node is None and t._requires_grad) or (base._node is None and base._requires_grad):
+        raise RuntimeError(
+            "a leaf Variable that requires grad is being used in an in-place operation."
+            if view is None
+            else "a view of a leaf Variable that requires grad is being used in an "
+            "in-place operation."
+        )
+    if view is not None:
+        views.refresh(t)
+    res = _fit(op(_snapshot(t), *args), t)
+    new_base = res if view is None else view.write_back(_snapshot(base), res)
+    if base._node is not None:
+        base._node.out_stale = True
+    np.copyto(base._data, new_base._data)
+    base._node, base._requires_grad = new_base._node, new_base._requires_grad
+
+
+def _fit(res: Tensor, t: Tensor) -> Tensor:
+    """``res`` cast to ``t``'s dtype, or PyTorch's error when a float result would go into an
+    integer tensor or the result's shape is not ``t``'s."""
+    if res._data.dtype != t._data.dtype:
+        if res._data.dtype.kind == "f" and t._data.dtype.kind != "f":
+            raise RuntimeError(
+                f"result type {dtypes.name(res.dtype)} can't be cast to the desired output "
+                f"type {dtypes.name(t.dtype)}"
+            )
+        res = cast(res, t._data.dtype)
+    if res._data.shape != t._data.shape:
+        raise RuntimeError(
+            f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
+            f"{list(res._data.shape)}"
+        )
+    return res
+
+
+def _write(t: Tensor, base: Tensor, write: Any, args: tuple[Any, ...]) -> None:
+    """The no-graph path: ``write`` into ``t``'s array, NumPy's errors as PyTorch's."""
+    raw = [a._data if isinstance(a, Tensor) else a for a in args]
+    try:
+        write(t._data, *raw)
+    except TypeError as e:  # NumPy's UFuncTypeError: float into an integer tensor
+        if "Cannot cast" not in str(e):
+            raise
+        kind = {"b": "Bool", "i": "Long"}.get(t._data.dtype.kind, str(t._data.dtype))
+        raise RuntimeError(
+            f"result type Float can't be cast to the desired output type {kind}"
+        ) from None
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise RuntimeError(
+                f"output with shape {list(t._data.shape)} doesn't match the broadcast shape "
+                f"of {[list(np.shape(r)) for r in raw if r is not None]}"
+            ) from None
+        raise
+    for u in (t, base):
+        if u._node is not None:
+            u._node.out_stale = True
 
 
 def _snapshot(t: Tensor) -> Tensor:
