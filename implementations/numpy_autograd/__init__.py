@@ -10,7 +10,8 @@ PyTorch-tutorial code runs with only its imports changed::
 Layout (one concept per file): :mod:`.tensor` (the Tensor), :mod:`.ops` (forward of every
 op), :mod:`.node` (a recorded op), :mod:`.vjps` (every VJP, one registry), :mod:`.graph`
 (the backward walk), :mod:`.xp` (NumPy vs. recorded backward), :mod:`.autograd`,
-:mod:`.nn`, :mod:`.optim`, :mod:`.utils.data`, and :mod:`.backend` (the harness plugin).
+:mod:`.nn`, :mod:`.optim` and :mod:`.utils.data`. The engine never imports the harness;
+its harness plugin is :mod:`harness.implementations.numpy_backend`.
 """
 
 from __future__ import annotations
