@@ -3,20 +3,21 @@
 PyTorch-tutorial code runs with only its imports changed::
 
     import harness.implementations.numpy_autograd as torch
-    from harness.implementations.numpy_autograd import nn, optim
+    from . import nn, optim
     import harness.implementations.numpy_autograd.nn.functional as F
-    from harness.implementations.numpy_autograd.utils.data import DataLoader, TensorDataset
+    from .utils.data import DataLoader, TensorDataset
 
 Layout (one concept per file): :mod:`.tensor` (the Tensor), :mod:`.ops` (forward of every
 op), :mod:`.node` (a recorded op), :mod:`.vjps` (every VJP, one registry), :mod:`.graph`
 (the backward walk), :mod:`.xp` (NumPy vs. recorded backward), :mod:`.autograd`,
-:mod:`.nn`, :mod:`.optim`, :mod:`.utils.data`, and :mod:`.backend` (the harness plugin).
+:mod:`.nn`, :mod:`.optim` and :mod:`.utils.data`. The engine never imports the harness;
+its harness plugin is :mod:`harness.implementations.numpy_backend`.
 """
 
 from __future__ import annotations
 
-from harness.implementations.numpy_autograd import dtypes as _dtypes
-from harness.implementations.numpy_autograd.creation import (
+from . import dtypes as _dtypes
+from .creation import (
     arange,
     as_tensor,
     empty,
@@ -34,15 +35,15 @@ from harness.implementations.numpy_autograd.creation import (
     zeros,
     zeros_like,
 )
-from harness.implementations.numpy_autograd.dtypes import get_default_dtype, set_default_dtype
-from harness.implementations.numpy_autograd.grad_mode import (
+from .dtypes import get_default_dtype, set_default_dtype
+from .grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
-from harness.implementations.numpy_autograd.ops import (
+from .ops import (
     abs,
     add,
     all,
@@ -124,7 +125,7 @@ from harness.implementations.numpy_autograd.ops import (
     var,
     where,
 )
-from harness.implementations.numpy_autograd.random import (
+from .random import (
     Generator,
     default_generator,
     initial_seed,
@@ -138,7 +139,7 @@ from harness.implementations.numpy_autograd.random import (
     randperm,
     seed,
 )
-from harness.implementations.numpy_autograd.tensor import Size, Tensor, device
+from .tensor import Size, Tensor, device
 
 float32 = _dtypes.float32
 float = _dtypes.float32
@@ -152,7 +153,7 @@ dtype = type(_dtypes.float32)
 __version__ = "0.1.0"
 
 # Submodules last: they import the names above.
-from harness.implementations.numpy_autograd import (  # noqa: E402
+from . import (  # noqa: E402
     autograd,
     nn,
     optim,

@@ -11,9 +11,10 @@ import builtins
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import dtypes
-from harness.implementations.numpy_autograd.ops import _shape_args
-from harness.implementations.numpy_autograd.tensor import Tensor, check_device
+
+from . import dtypes
+from .ops.core import _shape_args
+from .tensor import Tensor, check_device
 
 
 def _finish(a: np.ndarray, requires_grad: bool) -> Tensor:

@@ -21,11 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import grad_mode
-from harness.implementations.numpy_autograd.node import Node
-from harness.implementations.numpy_autograd.tensor import Tensor
-from harness.implementations.numpy_autograd.vjps import VJPS
-from harness.implementations.numpy_autograd.xp import GRAPH, NUMPY
+
+from . import grad_mode
+from .node import Node
+from .tensor import Tensor
+from .vjps import VJPS
+from .xp import GRAPH, NUMPY
 
 
 def _dependencies(roots: Sequence[Node]) -> dict[Node, int]:

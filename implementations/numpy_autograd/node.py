@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.implementations.numpy_autograd import dtypes, views
-from harness.implementations.numpy_autograd.tensor import Tensor
+from . import dtypes, views
+from .tensor import Tensor
 
 _FREED = (
     "Trying to backward through the graph a second time (or directly access saved tensors "

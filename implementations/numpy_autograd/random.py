@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import dtypes
-from harness.implementations.numpy_autograd.ops import _shape_args
-from harness.implementations.numpy_autograd.tensor import Tensor, check_device
+
+from . import dtypes
+from .ops.core import _shape_args
+from .tensor import Tensor, check_device
 
 
 class Generator:

@@ -10,8 +10,9 @@ A Tensor is deliberately thin (``__slots__``, no per-op bookkeeping beyond one g
 * ``_view`` -- ``None``, or how this tensor views the memory of another
   (:class:`~harness.implementations.numpy_autograd.views.View`).
 
-Arithmetic, reductions and shape methods are the functions of
-:mod:`harness.implementations.numpy_autograd.ops`, bound at the bottom of this module.
+Arithmetic, reductions and shape methods are the functions of :mod:`.ops`; the method
+table at the bottom of this module says which is which, and :func:`bind_methods` (which
+:mod:`.ops` calls once its functions exist) attaches them.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import dtypes
+
+from . import dtypes
 
 
 class Size(tuple):  # type: ignore[type-arg]
@@ -394,10 +396,71 @@ def _as_array(data: Any) -> np.ndarray:
 @functools.cache
 def _autograd() -> Any:
     # autograd imports the graph machinery, which imports this module: resolve it lazily.
-    from harness.implementations.numpy_autograd import autograd
+    from . import autograd
 
     return autograd
 
 
-# Imported last: ops.py needs Tensor, and binds the op methods onto it when it loads.
-from harness.implementations.numpy_autograd import ops as _ops  # noqa: E402
+# The method table: every method and operator of Tensor that is an op of :mod:`.ops`.
+_SAME_NAME_METHODS = (
+    "add sub mul div pow neg abs exp log log1p sqrt sin cos tanh sigmoid relu sign square "
+    "round floor ceil trunc reciprocal rsqrt clamp maximum minimum matmul mm bmm mv dot "
+    "sum mean var std max min amax amin argmax argmin all any logsumexp softmax log_softmax "
+    "norm view_as reshape_as flatten squeeze unsqueeze permute transpose t movedim expand "
+    "expand_as broadcast_to gather scatter_add split chunk clone eq ne lt le gt ge "
+    "logical_and logical_or logical_not add_ sub_ mul_ div_ pow_ neg_ relu_ clamp_ fill_ "
+    "zero_ copy_ uniform_ normal_"
+).split()
+_RENAMED_METHODS = {
+    "clip": "clamp", "swapaxes": "transpose", "clip_": "clamp_",
+    "__add__": "add", "__sub__": "sub", "__mul__": "mul", "__truediv__": "div",
+    "__pow__": "pow", "__matmul__": "matmul", "__neg__": "neg", "__abs__": "abs",
+    "__floordiv__": "floor_divide", "__mod__": "remainder",
+    "__eq__": "eq", "__ne__": "ne", "__lt__": "lt", "__le__": "le", "__gt__": "gt", "__ge__": "ge",
+    "__and__": "logical_and", "__or__": "logical_or", "__invert__": "logical_not",
+    "__iadd__": "add_", "__isub__": "sub_", "__imul__": "mul_", "__itruediv__": "div_",
+    "__getitem__": "getitem", "__setitem__": "setitem",
+}  # fmt: skip
+# ``other OP tensor`` when ``other`` is not a Tensor: the op with its operands swapped.
+_REFLECTED = {
+    "__radd__": "add", "__rsub__": "sub", "__rmul__": "mul", "__rtruediv__": "div",
+    "__rpow__": "pow", "__rmatmul__": "matmul", "__rfloordiv__": "floor_divide",
+}  # fmt: skip
+
+
+def _reflected(op: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        return op(other, self)
+
+    return method
+
+
+def bind_methods(ops: Any) -> None:
+    """Attach the functions of :mod:`.ops` to :class:`Tensor` as methods and operators.
+
+    :mod:`.ops` calls this once all its functions exist: they take and make Tensors, so they
+    import this module and it cannot import them before ``Tensor`` is defined.
+    """
+
+    def _method_reshape(self: Tensor, *shape: Any) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    def _method_view(self: Tensor, *shape: Any) -> Tensor:
+        return ops.view(self, *shape)
+
+    def where_method(self: Tensor, condition: Tensor, other: Any) -> Tensor:
+        """``Tensor.where(condition, other)`` = ``where(condition, self, other)``."""
+        return ops.where(condition, self, other)
+
+    methods: dict[str, Any] = {name: getattr(ops, name) for name in _SAME_NAME_METHODS}
+    methods |= {name: getattr(ops, op) for name, op in _RENAMED_METHODS.items()}
+    methods |= {name: _reflected(getattr(ops, op)) for name, op in _REFLECTED.items()}
+    methods |= {"reshape": _method_reshape, "view": _method_view, "where": where_method}
+    methods["__pos__"] = lambda s: s
+    for name, fn in methods.items():
+        setattr(Tensor, name, fn)
+    Tensor.__hash__ = object.__hash__  # type: ignore[method-assign]
+
+
+# Imported last: the ops need Tensor, and call bind_methods when they load.
+from . import ops as _ops  # noqa: E402

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.implementations.numpy_autograd import grad_mode
+from . import grad_mode
 
 Step = tuple[Callable[[Any, Any], Any], Callable[[Any, Any, Any], Any], Any]
 """One view op: ``(forward(base, arg) -> view, write_back(base, value, arg) -> base, arg)``,

@@ -18,7 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import ops
+
+from . import ops
+from .ops.shapes import _along_axis_key
 
 
 class _Numpy:
@@ -46,7 +48,7 @@ class _Numpy:
     @staticmethod
     def scatter_add_zeros(g: Any, ax: int, idx: np.ndarray, shape: tuple[int, ...]) -> Any:
         z = np.zeros(shape, dtype=g.dtype)
-        np.add.at(z, ops._along_axis_key(idx, ax), g)
+        np.add.at(z, _along_axis_key(idx, ax), g)
         return z
 
     @staticmethod

@@ -8,7 +8,7 @@ from typing import Any
 import hypothesis
 import numpy as np
 import pytest
-from harness.implementations.numpy_autograd.backend import NumpyBackend
+from harness.implementations.numpy_backend import NumpyBackend
 
 from harness import catalog, discovery, oracles, trajectory, workload
 from harness.contract import History

@@ -8,9 +8,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from harness.implementations.jax_backend import optim
 from harness.implementations.jax_backend.backend import scope
-from harness.implementations.jax_backend.train import padded_batches, programs
+from harness.implementations.jax_backend.train import make_optimizer, padded_batches, programs
 from harness.implementations.jax_backend.train import train as jax_train
 
 from harness import trajectory, workload
@@ -169,7 +168,7 @@ def _max_update_mismatch(spec: OptimizerSpec, tx: object, steps: int = 6) -> flo
     ids=lambda s: "-".join(f"{k}={v}" for k, v in dataclasses.asdict(s).items() if k != "kind"),
 )
 def test_optax_chain_follows_torch_optim_update_by_update(spec: OptimizerSpec) -> None:
-    assert _max_update_mismatch(spec, optim.make(spec)) < 1e-12
+    assert _max_update_mismatch(spec, make_optimizer(spec)) < 1e-12
 
 
 def test_update_check_catches_optax_defaults_that_differ_from_torch() -> None:
@@ -185,7 +184,7 @@ def test_update_check_catches_optax_defaults_that_differ_from_torch() -> None:
 
 def test_nesterov_without_momentum_is_rejected_like_torch() -> None:
     with pytest.raises(ValueError, match="Nesterov"):
-        optim.make(OptimizerSpec("sgd", 0.1, nesterov=True))
+        make_optimizer(OptimizerSpec("sgd", 0.1, nesterov=True))
 
 
 # -- the partial mini-batch: padded, masked, compiled once ---------------------------------
@@ -201,7 +200,7 @@ def test_padding_and_mask_give_the_real_rows_loss_and_gradient() -> None:
     assert 0 < len(last) < idx.shape[2]  # 455 rows in batches of 32: a partial batch of 7
     assert mask[0, -1].sum() == len(last) == count[0, -1]
     with scope():
-        prog = programs(w, optim.make(w.optimizer))
+        prog = programs(w, make_optimizer(w.optimizer))
         x, y = jnp.asarray(w.dataset.x_train), jnp.asarray(w.dataset.y_train)
         params = [jnp.asarray(p) for p in w.init_params]
         loss_and_grad = jax.jit(jax.value_and_grad(prog.batch_loss))

@@ -8,15 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import graph, ops
-from harness.implementations.numpy_autograd.grad_mode import (
+
+from .. import graph, ops
+from ..grad_mode import (
     enable_grad,
     inference_mode,
     is_grad_enabled,
     no_grad,
     set_grad_enabled,
 )
-from harness.implementations.numpy_autograd.tensor import Tensor
+from ..tensor import Tensor
 
 __all__ = [
     "backward",
@@ -166,6 +167,6 @@ def _seq(x: Any) -> Sequence[Any]:
     return x if isinstance(x, tuple | list) else (x,)
 
 
-from harness.implementations.numpy_autograd.autograd import functional  # noqa: E402
+from ..autograd import functional  # noqa: E402
 
 __all__ += ["functional"]

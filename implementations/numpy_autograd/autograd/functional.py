@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd.autograd import grad
-from harness.implementations.numpy_autograd.grad_mode import enable_grad
-from harness.implementations.numpy_autograd.tensor import Tensor
+
+from ..autograd import grad
+from ..grad_mode import enable_grad
+from ..tensor import Tensor
 
 
 def _as_tuple(x: Any) -> tuple[Tensor, ...]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.implementations.numpy_autograd.nn import functional, init
-from harness.implementations.numpy_autograd.nn.activation import (
+from ..nn import functional, init
+from ..nn.activation import (
     LeakyReLU,
     LogSoftmax,
     ReLU,
@@ -12,18 +12,18 @@ from harness.implementations.numpy_autograd.nn.activation import (
     Softplus,
     Tanh,
 )
-from harness.implementations.numpy_autograd.nn.container import ModuleList, Sequential
-from harness.implementations.numpy_autograd.nn.layers import Dropout, Flatten
-from harness.implementations.numpy_autograd.nn.linear import Identity, Linear
-from harness.implementations.numpy_autograd.nn.loss import (
+from ..nn.container import ModuleList, Sequential
+from ..nn.layers import Dropout, Flatten
+from ..nn.linear import Identity, Linear
+from ..nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     MSELoss,
     NLLLoss,
 )
-from harness.implementations.numpy_autograd.nn.module import Module
-from harness.implementations.numpy_autograd.nn.parameter import Parameter
+from ..nn.module import Module
+from ..nn.parameter import Parameter
 
 __all__ = [
     "BCELoss",

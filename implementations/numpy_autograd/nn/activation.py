@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.implementations.numpy_autograd import ops as F
-from harness.implementations.numpy_autograd.nn import functional
-from harness.implementations.numpy_autograd.nn.module import Module
-from harness.implementations.numpy_autograd.tensor import Tensor
+from .. import ops as F
+from ..nn import functional
+from ..nn.module import Module
+from ..tensor import Tensor
 
 
 class ReLU(Module):

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from harness.implementations.numpy_autograd.nn.module import Module
+from ..nn.module import Module
 
 
 class Sequential(Module):

@@ -11,11 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import ops, random
-from harness.implementations.numpy_autograd.ops import (
-    _operand,
-    _promote,
-    _record,
+
+from .. import ops, random
+from ..ops import (
     linear,
     log_softmax,
     one_hot,
@@ -24,7 +22,8 @@ from harness.implementations.numpy_autograd.ops import (
     softplus,
     tanh,
 )
-from harness.implementations.numpy_autograd.tensor import Tensor
+from ..ops.core import _operand, _promote, _record
+from ..tensor import Tensor
 
 __all__ = [
     "binary_cross_entropy",

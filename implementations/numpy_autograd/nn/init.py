@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.implementations.numpy_autograd.grad_mode import no_grad
-from harness.implementations.numpy_autograd.tensor import Tensor
+from ..grad_mode import no_grad
+from ..tensor import Tensor
 
 _GAINS = {
     "linear": 1.0,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.implementations.numpy_autograd import ops
-from harness.implementations.numpy_autograd.nn import functional as F
-from harness.implementations.numpy_autograd.nn.module import Module
-from harness.implementations.numpy_autograd.tensor import Tensor
+from .. import ops
+from ..nn import functional as F
+from ..nn.module import Module
+from ..tensor import Tensor
 
 
 class Flatten(Module):

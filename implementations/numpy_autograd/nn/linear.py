@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.implementations.numpy_autograd import creation, dtypes
-from harness.implementations.numpy_autograd import ops as F
-from harness.implementations.numpy_autograd.nn import init
-from harness.implementations.numpy_autograd.nn.module import Module
-from harness.implementations.numpy_autograd.nn.parameter import Parameter
-from harness.implementations.numpy_autograd.tensor import Tensor, check_device
+from .. import creation, dtypes
+from .. import ops as F
+from ..nn import init
+from ..nn.module import Module
+from ..nn.parameter import Parameter
+from ..tensor import Tensor, check_device
 
 
 class Linear(Module):

@@ -12,10 +12,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import dtypes
-from harness.implementations.numpy_autograd.grad_mode import no_grad
-from harness.implementations.numpy_autograd.nn.parameter import Parameter
-from harness.implementations.numpy_autograd.tensor import Tensor, check_device
+
+from .. import dtypes
+from ..grad_mode import no_grad
+from ..nn.parameter import Parameter
+from ..tensor import Tensor, check_device
 
 
 class Module:

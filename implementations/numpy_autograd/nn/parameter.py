@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd.tensor import Tensor
+
+from ..tensor import Tensor
 
 
 class Parameter(Tensor):

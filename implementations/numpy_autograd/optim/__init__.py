@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.implementations.numpy_autograd.optim.adam import Adam
-from harness.implementations.numpy_autograd.optim.optimizer import Optimizer
-from harness.implementations.numpy_autograd.optim.sgd import SGD
+from ..optim.adam import Adam
+from ..optim.optimizer import Optimizer
+from ..optim.sgd import SGD
 
 __all__ = ["SGD", "Adam", "Optimizer"]

@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd.optim.optimizer import Optimizer
-from harness.implementations.numpy_autograd.tensor import Tensor
+
+from ..optim.optimizer import Optimizer
+from ..tensor import Tensor
 
 
 class Adam(Optimizer):

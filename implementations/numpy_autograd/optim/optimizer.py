@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from harness.implementations.numpy_autograd.grad_mode import enable_grad
-from harness.implementations.numpy_autograd.tensor import Tensor
+from ..grad_mode import enable_grad
+from ..tensor import Tensor
 
 
 class Optimizer:

@@ -1,5 +1,5 @@
 """``torch.utils`` for the NumPy engine (``data``)."""
 
-from harness.implementations.numpy_autograd.utils import data
+from ..utils import data
 
 __all__ = ["data"]

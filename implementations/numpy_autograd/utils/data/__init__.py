@@ -1,17 +1,17 @@
 """``torch.utils.data`` for the NumPy engine."""
 
-from harness.implementations.numpy_autograd.utils.data.dataloader import (
+from ...utils.data.dataloader import (
     DataLoader,
     default_collate,
     default_convert,
 )
-from harness.implementations.numpy_autograd.utils.data.dataset import (
+from ...utils.data.dataset import (
     Dataset,
     Subset,
     TensorDataset,
     random_split,
 )
-from harness.implementations.numpy_autograd.utils.data.sampler import (
+from ...utils.data.sampler import (
     BatchSampler,
     RandomSampler,
     Sampler,

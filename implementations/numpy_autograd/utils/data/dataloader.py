@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from harness.implementations.numpy_autograd import creation, dtypes, ops
-from harness.implementations.numpy_autograd.random import Generator
-from harness.implementations.numpy_autograd.tensor import Tensor
-from harness.implementations.numpy_autograd.utils.data.sampler import (
+
+from ... import creation, dtypes, ops
+from ...random import Generator
+from ...tensor import Tensor
+from ...utils.data.sampler import (
     BatchSampler,
     RandomSampler,
     Sampler,

@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from harness.implementations.numpy_autograd.random import Generator, default_generator, randperm
-from harness.implementations.numpy_autograd.tensor import Tensor
+from ...random import Generator, default_generator, randperm
+from ...tensor import Tensor
 
 
 class Dataset:

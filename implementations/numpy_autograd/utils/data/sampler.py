@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sized
 from typing import Any
 
-from harness.implementations.numpy_autograd.random import Generator, default_generator, randperm
+from ...random import Generator, default_generator, randperm
 
 
 class Sampler:

@@ -64,7 +64,7 @@ class NumpyBackend(Backend):
     # -- ops and autograd ------------------------------------------------------------------
     @cached_property
     def _ops(self) -> dict[str, OpFn]:
-        from harness.implementations.numpy_autograd.catalog_ops import build_ops
+        from harness.implementations.numpy_backend.ops import build_ops
 
         return build_ops()
 
@@ -144,7 +144,7 @@ class NumpyBackend(Backend):
 
     # -- training --------------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
-        from harness.implementations.numpy_autograd.train import train
+        from harness.implementations.numpy_backend.train import train
 
         _check(device)
         history: History = train(workload, on_epoch)

@@ -1,17 +1,23 @@
-"""Catalog op names mapped to engine functions (same semantics as the torch backend's)."""
+"""The catalog op table of every backend with PyTorch's API, written once.
+
+The PyTorch backend and the NumPy engine's backend (whose engine is PyTorch's API on
+NumPy) map the catalog's op names to the same calls; only the namespace differs. A new
+catalog op is added here, once, and both backends have it. A backend whose semantics
+differ for an op passes its own entry in ``overrides``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
-def build_ops() -> dict[str, Callable[..., Any]]:
-    """The op table; every signature is the catalog's (positional arrays only)."""
-    import harness.implementations.numpy_autograd as torch
-    import harness.implementations.numpy_autograd.nn.functional as F
-
-    return {
+def catalog_ops(
+    torch: Any, F: Any, overrides: Mapping[str, Callable[..., Any]] | None = None
+) -> dict[str, Callable[..., Any]]:
+    """The op table on ``torch`` (a ``torch``-like module) and ``F`` (its
+    ``nn.functional``); every signature is the catalog's (positional arrays only)."""
+    ops: dict[str, Callable[..., Any]] = {
         "neg": torch.neg,
         "abs": torch.abs,
         "exp": torch.exp,
@@ -65,3 +71,4 @@ def build_ops() -> dict[str, Callable[..., Any]]:
         "cross_entropy": F.cross_entropy,
         "nll_loss": F.nll_loss,
     }
+    return ops | dict(overrides or {})

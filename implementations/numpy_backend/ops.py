@@ -1,0 +1,16 @@
+"""Catalog op names mapped to engine functions (the torch backend's table, on the engine)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness.implementations.torch_api import catalog_ops
+
+
+def build_ops() -> dict[str, Callable[..., Any]]:
+    """The op table (:func:`harness.implementations.torch_api.catalog_ops` on the engine)."""
+    import harness.implementations.numpy_autograd as torch
+    import harness.implementations.numpy_autograd.nn.functional as F
+
+    return catalog_ops(torch, F)
