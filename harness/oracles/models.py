@@ -152,6 +152,27 @@ def _compare_grads(
     return Agreement.worst(results)
 
 
+def _compare_loss_and_grads(
+    ctx: Context,
+    case: ModelCase,
+    prop: str,
+    draw: ModelDraw,
+    tol: tuple[float, float],
+    loss: tuple[Any, Any, str],
+    grads: tuple[Sequence[np.ndarray], Sequence[np.ndarray], str],
+) -> Agreement:
+    """Loss then every parameter's gradient, each ``(got, want, what)``; the worst of them."""
+    rtol, atol = tol
+    got, want, what = loss
+    ag = compare_arrays(np.array(got), np.array(want), rtol=rtol, atol=atol)
+    if not ag.passed:
+        _model_fail(ctx, case, prop, draw, what, ag)
+    g_got, g_want, g_what = grads
+    return Agreement.worst(
+        [ag, _compare_grads(ctx, case, prop, draw, g_got, g_want, rtol, atol, g_what)]
+    )
+
+
 def _model_tol(dtype: str, rows: int) -> tuple[float, float]:
     rtol, atol = tolerances.for_dtype(dtype)
     # A mean over n rows summed in a different order (batches, permutation) moves by about
@@ -172,20 +193,10 @@ def minibatch_mean(target: Target, case: ModelCase, dtype: str, draw: ModelDraw)
         w = (b - a) / draw.rows
         avg_loss += w * lb
         avg = [s + w * g.astype(np.float64) for s, g in zip(avg, gb, strict=True)]
-    rtol, atol = _model_tol(dtype, draw.rows)
-    ag = compare_arrays(np.array(loss), np.array(avg_loss), rtol=rtol, atol=atol)
-    if not ag.passed:
-        _model_fail(
-            ctx, case, "minibatch_mean", draw, "full-batch loss != weighted mini-batch mean", ag
-        )
-    return Agreement.worst(
-        [
-            ag,
-            _compare_grads(
-                ctx, case, "minibatch_mean", draw, grads, avg, rtol, atol,
-                "full-batch gradient != batch-size-weighted mini-batch average",
-            ),
-        ]
+    return _compare_loss_and_grads(
+        ctx, case, "minibatch_mean", draw, _model_tol(dtype, draw.rows),
+        (loss, avg_loss, "full-batch loss != weighted mini-batch mean"),
+        (grads, avg, "full-batch gradient != batch-size-weighted mini-batch average"),
     )  # fmt: skip
 
 
@@ -215,18 +226,10 @@ def permutation(target: Target, case: ModelCase, dtype: str, draw: ModelDraw) ->
     perm = np.asarray(draw.permutation, dtype=np.int64)
     loss, grads = _model_grads(target, f, params, x, y)
     loss_p, grads_p = _model_grads(target, f, params, x[perm], y[perm])
-    rtol, atol = _model_tol(dtype, draw.rows)
-    ag = compare_arrays(np.array(loss_p), np.array(loss), rtol=rtol, atol=atol)
-    if not ag.passed:
-        _model_fail(ctx, case, "permutation", draw, "loss changed when the rows were permuted", ag)
-    return Agreement.worst(
-        [
-            ag,
-            _compare_grads(
-                ctx, case, "permutation", draw, grads_p, grads, rtol, atol,
-                "gradient changed when the rows were permuted",
-            ),
-        ]
+    return _compare_loss_and_grads(
+        ctx, case, "permutation", draw, _model_tol(dtype, draw.rows),
+        (loss_p, loss, "loss changed when the rows were permuted"),
+        (grads_p, grads, "gradient changed when the rows were permuted"),
     )  # fmt: skip
 
 

@@ -324,6 +324,44 @@ def richardson(phi: Callable[[float], tuple[float, float]], h: float) -> tuple[f
     return r2, abs(r2 - r1), roundoff
 
 
+def _against_differences(
+    call: Call,
+    phi: Callable[[float], tuple[float, float]],
+    us: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    atol_scale: float,
+    label: str,
+    what: str,
+) -> Agreement:
+    """``sum_i <u_i, grads_i>`` against the Richardson-extrapolated derivative of ``phi``.
+
+    The allowance is the dtype's tolerance on the inner product (``atol`` scaled by
+    ``atol_scale``, the size of what multiplies the gradients) plus the extrapolation's own
+    error estimate (twice, for safety) and its float64 round-off bound.
+    """
+    fd, trunc, roundoff = richardson(phi, _fd_step(call.spec))
+    lhs = sum(_dot(u, g) for u, g in zip(us, grads, strict=True))
+    rtol, atol = call.tolerance()
+    allowed = (
+        atol * atol_scale * sum(_l1(u) for u in us)
+        + rtol * sum(_dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
+        + 2 * trunc
+        + roundoff
+    )
+    return assert_inner(
+        lhs,
+        fd,
+        allowed,
+        ctx=call.ctx,
+        what=what,
+        detail=(
+            f"{label} = {lhs:.12g}, finite differences = {fd:.12g} "
+            f"(extrapolation error {trunc:.2e}, round-off bound {roundoff:.2e}, "
+            f"allowed {allowed:.2e})"
+        ),
+    )
+
+
 @op_oracle()
 def finite_differences(call: Call) -> Agreement:
     """``<u, VJP(v)>`` against float64 central differences of the NumPy reference."""
@@ -341,28 +379,10 @@ def finite_differences(call: Call) -> Agreement:
         f = catalog.reference(op, *xs)
         return _dot(f, v64), float(np.sum(np.abs(f) * np.abs(v64)))
 
-    fd, trunc, roundoff = richardson(phi, _fd_step(call.spec))
-    lhs = sum(_dot(u, g) for u, g in zip(us, grads, strict=True))
-    rtol, atol = call.tolerance()
-    atol *= _vjp_scale(v)
-    allowed = (
-        atol * sum(_l1(u) for u in us)
-        + rtol * sum(_dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
-        + 2 * trunc
-        + roundoff
-    )
-    return assert_inner(
-        lhs,
-        fd,
-        allowed,
-        ctx=call.ctx,
-        what="<u, VJP(v)> disagrees with float64 central differences of the NumPy reference",
-        detail=(
-            f"<u, VJP(v)> = {lhs:.12g}, finite differences = {fd:.12g} "
-            f"(extrapolation error {trunc:.2e}, round-off bound {roundoff:.2e}, "
-            f"allowed {allowed:.2e})"
-        ),
-    )
+    return _against_differences(
+        call, phi, us, grads, _vjp_scale(v), "<u, VJP(v)>",
+        "<u, VJP(v)> disagrees with float64 central differences of the NumPy reference",
+    )  # fmt: skip
 
 
 @op_oracle(capability="jvp")
@@ -443,29 +463,11 @@ def second_order(call: Call) -> Agreement:
             sum(_dot(np.abs(gi), np.abs(w)) for gi, w in zip(g, ws, strict=True)),
         )
 
-    fd, trunc, roundoff = richardson(phi, _fd_step(call.spec))
-    lhs = sum(_dot(u, h) for u, h in zip(us, hvp, strict=True))
-    rtol, atol = call.tolerance()
     w_scale = max([1.0] + [float(np.max(np.abs(w))) for w in ws if w.size])
-    atol *= _vjp_scale(v) * w_scale
-    allowed = (
-        atol * sum(_l1(u) for u in us)
-        + rtol * sum(_dot(np.abs(u), np.abs(h)) for u, h in zip(us, hvp, strict=True))
-        + 2 * trunc
-        + roundoff
-    )
-    return assert_inner(
-        lhs,
-        fd,
-        allowed,
-        ctx=call.ctx,
-        what=f"second order disagrees with central differences of {first.name}'s float64 VJP",
-        detail=(
-            f"<u, vjp_vjp> = {lhs:.12g}, finite differences = {fd:.12g} "
-            f"(extrapolation error {trunc:.2e}, round-off bound {roundoff:.2e}, "
-            f"allowed {allowed:.2e})"
-        ),
-    )
+    return _against_differences(
+        call, phi, us, hvp, _vjp_scale(v) * w_scale, "<u, vjp_vjp>",
+        f"second order disagrees with central differences of {first.name}'s float64 VJP",
+    )  # fmt: skip
 
 
 def reduce_to_shape(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
