@@ -132,13 +132,13 @@ def programs(workload: Workload, tx: Any) -> Programs:
     # gather, and batches all of one size need no mask (the unused inputs are pruned by jit).
     loss_fn = batch_loss if padded else plain_loss
 
-    def step(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):  # type: ignore[no-untyped-def]
+    def step(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):
         xb, yb = (x, y) if in_order else (x[idx], y[idx])
         loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb, mask, count)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    def epoch(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):  # type: ignore[no-untyped-def]
+    def epoch(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):
         def body(carry: Any, batch: Any) -> Any:
             p, s, loss = step(*carry, x, y, *batch)
             return (p, s), loss
@@ -146,7 +146,7 @@ def programs(workload: Workload, tx: Any) -> Programs:
         (params, opt_state), losses = lax.scan(body, (params, opt_state), (idx, mask, count))
         return params, opt_state, losses
 
-    def evaluate(params: list[Any], x_tr: Any, y_tr: Any, x_te: Any, y_te: Any):  # type: ignore[no-untyped-def]
+    def evaluate(params: list[Any], x_tr: Any, y_tr: Any, x_te: Any, y_te: Any):
         train_loss = jnp.mean(row_loss(forward(params, x_tr), y_tr))
         logits = forward(params, x_te)
         pred = (logits[:, 0] > 0).astype(y_te.dtype) if binary else jnp.argmax(logits, -1)

@@ -27,7 +27,7 @@ import numpy as np
 from . import dtypes
 
 
-class Size(tuple):  # type: ignore[type-arg]
+class Size(tuple):
     """A tensor shape: a tuple that prints as ``torch.Size([2, 3])``."""
 
     __slots__ = ()

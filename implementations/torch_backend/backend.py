@@ -93,7 +93,7 @@ class TorchBackend(Backend):
             xs[i].requires_grad_(True)
         return xs
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         import torch
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -111,7 +111,7 @@ class TorchBackend(Backend):
             for i, g in zip(argnums, grads, strict=True)
         ]
 
-    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
         import torch
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -130,7 +130,7 @@ class TorchBackend(Backend):
         )
         return self.to_numpy(out), self.to_numpy(tan)
 
-    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):
         import torch
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -154,7 +154,7 @@ class TorchBackend(Backend):
         ]
 
     # -- training ----------------------------------------------------------------------
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         from harness.implementations.torch_backend.train import train
 
         history: History = train(workload, device, on_epoch)

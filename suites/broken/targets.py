@@ -51,13 +51,13 @@ class Wrapped(Backend):
     def ops(self) -> Mapping[str, OpFn]:
         return self.inner.ops()
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         return self.inner.vjp(fn, primals, cotangent, device=device, argnums=argnums)
 
-    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
         return self.inner.jvp(fn, primals, tangents, device=device, argnums=argnums)
 
-    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):
         return self.inner.vjp_vjp(fn, primals, cotangent, direction, device=device, argnums=argnums)
 
     def known_divergences(self) -> str:
@@ -99,7 +99,7 @@ class _BrokenOp(Wrapped):
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         raise NotImplementedError
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         if fn is self._bad:
             argnums = list(range(len(primals))) if argnums is None else list(argnums)
             return self.wrong_vjp(primals, cotangent, argnums, device)
@@ -111,7 +111,7 @@ class WrongGradient(_BrokenOp):
 
     op = "tanh"
 
-    def wrong_vjp(self, primals, cotangent, argnums, device):  # type: ignore[no-untyped-def]
+    def wrong_vjp(self, primals, cotangent, argnums, device):
         value, _ = self.inner.vjp(self._good, primals, cotangent, device=device, argnums=argnums)
         y = np.asarray(value, dtype=np.float64)
         grad = (np.asarray(cotangent, dtype=np.float64) * (1.0 - y)).astype(primals[0].dtype)
@@ -123,7 +123,7 @@ class WrongBroadcastReduction(_BrokenOp):
 
     op = "add"
 
-    def wrong_vjp(self, primals, cotangent, argnums, device):  # type: ignore[no-untyped-def]
+    def wrong_vjp(self, primals, cotangent, argnums, device):
         shape = np.broadcast_shapes(*(np.shape(p) for p in primals))
         full = [np.broadcast_to(p, shape).copy() for p in primals]
         value, grads = self.inner.vjp(self._good, full, cotangent, device=device, argnums=argnums)

@@ -155,7 +155,7 @@ def test_literal_round_trips() -> None:
         assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
 
 
-def test_report_merges_renders_and_writes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_report_merges_renders_and_writes(tmp_path) -> None:
     """Rows merge (worst wins), the JSON nests target/op/oracle/dtype, the matrix renders."""
     rows = [
         parity_report.Row("t:cpu", "tanh", "forward", "float32", status="pass", ratio=0.1),
