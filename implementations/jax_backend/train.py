@@ -140,7 +140,8 @@ def programs(workload: Workload, tx: Any) -> Programs:
 
     def epoch(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):
         def body(carry: Any, batch: Any) -> Any:
-            p, s, loss = step(*carry, x, y, *batch)
+            (p, s), (idx_b, mask_b, count_b) = carry, batch
+            p, s, loss = step(p, s, x, y, idx_b, mask_b, count_b)
             return (p, s), loss
 
         (params, opt_state), losses = lax.scan(body, (params, opt_state), (idx, mask, count))
@@ -278,6 +279,8 @@ def _train(
         opt_state = jax.tree.map(put, tx.init(params))
         idx, mask, count = padded_batches(workload, workload.dtype)
         # Every batch is on the device before the clock starts: epochs time training only.
+        # Per epoch: its (idx, mask, count) for "scan", else a list of them, one per step.
+        inputs: list[Any]
         if loop == "scan":
             inputs = [(put(idx[e]), put(mask[e]), put(count[e])) for e in range(len(idx))]
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -100,6 +100,7 @@ class TorchBackend(Backend):
         xs = self._inputs(primals, argnums, device)
         out = fn(*xs)
         diff = [xs[i] for i in argnums]
+        grads: Sequence[torch.Tensor | None]  # None: not used by fn (allow_unused)
         if out.requires_grad and diff:
             grads = torch.autograd.grad(
                 out, diff, self.asarray(cotangent, device), allow_unused=True
@@ -123,10 +124,14 @@ class TorchBackend(Backend):
                 args[i] = d
             return fn(*args)
 
-        out, tan = torch.func.jvp(
-            partial,
-            tuple(xs[i] for i in argnums),
-            tuple(self.asarray(t, device) for t in tangents),
+        # torch types jvp's result as a 2- or (has_aux) 3-tuple; without has_aux it is 2.
+        out, tan = cast(
+            "tuple[Any, Any]",
+            torch.func.jvp(
+                partial,
+                tuple(xs[i] for i in argnums),
+                tuple(self.asarray(t, device) for t in tangents),
+            ),
         )
         return self.to_numpy(out), self.to_numpy(tan)
 
