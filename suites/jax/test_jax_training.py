@@ -220,9 +220,9 @@ def _count_compiles() -> Iterator[list[str]]:
 
     events: list[str] = []
 
-    def listener(name: str, duration: float, **kwargs: object) -> None:
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(name)
+    def listener(event: str, duration_secs: float, **kwargs: str | int) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
 
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
