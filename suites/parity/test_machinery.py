@@ -194,7 +194,7 @@ def test_reduce_to_shape_inverts_broadcasting(dims: list[int]) -> None:
     g = np.ones(shape)
     reduced = oracles.reduce_to_shape(g, small)
     assert reduced.shape == small
-    assert np.all(reduced == np.prod(shape) / max(1, np.prod(small)))
+    assert np.all(reduced == np.prod(shape) / max(1, int(np.prod(small))))
 
 
 def test_registry_is_the_one_list_of_oracles() -> None:
