@@ -477,6 +477,7 @@ def bind_methods(ops: Any) -> None:
     methods["__pos__"] = lambda s: s
     for name, fn in methods.items():
         setattr(Tensor, name, fn)
+    # Deliberate: hash by identity again after binding __eq__ (as the class body does).
     Tensor.__hash__ = object.__hash__  # type: ignore[method-assign,assignment]
 
 
