@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from harness import catalog
 from harness.oracles import models, ops, training
@@ -98,7 +98,8 @@ def ops_for(oracle: str) -> list[str]:
 
 
 ORACLES: Mapping[str, ops.OpOracle] = MappingProxyType(
-    {o.name: o.check for o in _ALL if o.kind == "op"}
+    # every op-kind Oracle is made by _op, from an OpOracle
+    {o.name: cast(ops.OpOracle, o.check) for o in _ALL if o.kind == "op"}
 )
 """The op oracles by name: a view of :data:`REGISTRY`."""
 

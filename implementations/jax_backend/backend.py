@@ -172,7 +172,7 @@ class JaxBackend(Backend):
                 out.append(self.to_numpy(g))
         return out
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         import jax
         import jax.numpy as jnp
 
@@ -184,7 +184,7 @@ class JaxBackend(Backend):
             grads = pullback(ct) if diff else ()
             return self.to_numpy(out), self._grads_to_numpy(grads, primals, argnums)
 
-    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
         import jax
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -194,7 +194,7 @@ class JaxBackend(Backend):
             out, tan = jax.jvp(partial, tuple(diff), tuple(tans))
             return self.to_numpy(out), self.to_numpy(tan)
 
-    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):
         import jax
         import jax.numpy as jnp
 
@@ -215,7 +215,7 @@ class JaxBackend(Backend):
             return self._grads_to_numpy(second, primals, argnums)
 
     # -- training ----------------------------------------------------------------------
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         from harness.implementations.jax_backend.train import train
 
         history: History = train(workload, device, on_epoch=on_epoch)

@@ -132,21 +132,22 @@ def programs(workload: Workload, tx: Any) -> Programs:
     # gather, and batches all of one size need no mask (the unused inputs are pruned by jit).
     loss_fn = batch_loss if padded else plain_loss
 
-    def step(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):  # type: ignore[no-untyped-def]
+    def step(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):
         xb, yb = (x, y) if in_order else (x[idx], y[idx])
         loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb, mask, count)
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    def epoch(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):  # type: ignore[no-untyped-def]
+    def epoch(params: list[Any], opt_state: Any, x: Any, y: Any, idx: Any, mask: Any, count: Any):
         def body(carry: Any, batch: Any) -> Any:
-            p, s, loss = step(*carry, x, y, *batch)
+            (p, s), (idx_b, mask_b, count_b) = carry, batch
+            p, s, loss = step(p, s, x, y, idx_b, mask_b, count_b)
             return (p, s), loss
 
         (params, opt_state), losses = lax.scan(body, (params, opt_state), (idx, mask, count))
         return params, opt_state, losses
 
-    def evaluate(params: list[Any], x_tr: Any, y_tr: Any, x_te: Any, y_te: Any):  # type: ignore[no-untyped-def]
+    def evaluate(params: list[Any], x_tr: Any, y_tr: Any, x_te: Any, y_te: Any):
         train_loss = jnp.mean(row_loss(forward(params, x_tr), y_tr))
         logits = forward(params, x_te)
         pred = (logits[:, 0] > 0).astype(y_te.dtype) if binary else jnp.argmax(logits, -1)
@@ -278,6 +279,8 @@ def _train(
         opt_state = jax.tree.map(put, tx.init(params))
         idx, mask, count = padded_batches(workload, workload.dtype)
         # Every batch is on the device before the clock starts: epochs time training only.
+        # Per epoch: its (idx, mask, count) for "scan", else a list of them, one per step.
+        inputs: list[Any]
         if loop == "scan":
             inputs = [(put(idx[e]), put(mask[e]), put(count[e])) for e in range(len(idx))]
         else:

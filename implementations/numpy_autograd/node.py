@@ -67,8 +67,9 @@ class Node:
         # It stays true for backward *from here*: later consumers cannot be ancestors of
         # this node. Backward from a tree needs no dependency count (see graph.py).
         tree = True
-        self.parents = parents = []
-        self.versions = versions = []
+        parents: list[Node | Tensor | None] = []
+        versions: list[int] = []
+        self.parents, self.versions = parents, versions
         for t in inputs:
             if isinstance(t, Tensor):
                 view = t._view

@@ -8,7 +8,7 @@ are NumPy's PCG64, so they are reproducible run to run but are not PyTorch's num
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -37,7 +37,8 @@ class Generator:
 
     def seed(self) -> int:
         """Reseed from fresh OS entropy and return the new seed."""
-        s = int(np.random.SeedSequence().entropy) % (2**63)
+        # Without an argument, SeedSequence draws its entropy from the OS: always an int.
+        s = int(cast(int, np.random.SeedSequence().entropy)) % (2**63)
         self.manual_seed(s)
         return s
 

@@ -17,17 +17,18 @@ table at the bottom of this module says which is which, and :func:`bind_methods`
 
 from __future__ import annotations
 
+import builtins
 import functools
 import weakref
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import dtypes
 
 
-class Size(tuple):  # type: ignore[type-arg]
+class Size(tuple):
     """A tensor shape: a tuple that prints as ``torch.Size([2, 3])``."""
 
     __slots__ = ()
@@ -92,7 +93,7 @@ class Tensor:
         self._data = data
         self._node = node
         self._requires_grad = node is not None
-        self.grad = None
+        self.grad: Tensor | None = None
         self._version = 0
         self._view = None
 
@@ -280,7 +281,7 @@ class Tensor:
         return _ops.cast(self, dtypes.bool_)
 
     # -- autograd ---------------------------------------------------------------------------
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+    def requires_grad_(self, requires_grad: builtins.bool = True) -> Tensor:
         """Set ``requires_grad`` on a leaf (floating dtypes only)."""
         if self._node is not None:
             if not requires_grad:
@@ -306,15 +307,15 @@ class Tensor:
             self._node.retained = weakref.ref(self)
 
     @property
-    def retains_grad(self) -> bool:
+    def retains_grad(self) -> builtins.bool:
         """True after :meth:`retain_grad` on a non-leaf."""
         return self._node is not None and self._node.retained is not None
 
     def backward(
         self,
         gradient: Any = None,
-        retain_graph: bool | None = None,
-        create_graph: bool = False,
+        retain_graph: builtins.bool | None = None,
+        create_graph: builtins.bool = False,
         inputs: Any = None,
     ) -> None:
         """Accumulate the gradient of this tensor into the ``.grad`` of the graph's leaves.
@@ -340,7 +341,7 @@ class Tensor:
             extras.append("requires_grad=True")
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self._data.shape[0]
@@ -351,7 +352,7 @@ class Tensor:
         for i in range(self._data.shape[0]):
             yield self[i]
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> builtins.bool:
         if self._data.size != 1:
             raise RuntimeError(
                 f"Boolean value of Tensor with more than one value is ambiguous "
@@ -359,13 +360,13 @@ class Tensor:
             )
         return bool(self._data.item())
 
-    def __float__(self) -> float:
+    def __float__(self) -> builtins.float:
         return float(self.item())
 
-    def __int__(self) -> int:
+    def __int__(self) -> builtins.int:
         return int(self.item())
 
-    def __index__(self) -> int:
+    def __index__(self) -> builtins.int:
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self._data.item())
@@ -378,6 +379,23 @@ class Tensor:
     # Elementwise __eq__ (bound below) would make tensors unhashable; hash by identity as
     # PyTorch does, so tensors can key dicts (optimizer state, gradient maps).
     __hash__ = object.__hash__
+
+    if TYPE_CHECKING:
+        # Bound at import by :func:`bind_methods` from the method table below; declared here
+        # (a subset: those the code base calls on Tensors) so the type checker knows them.
+        def __getitem__(self, key: Any) -> Tensor: ...
+        def __mul__(self, other: Any) -> Tensor: ...
+        def __rmul__(self, other: Any) -> Tensor: ...
+        def clone(self) -> Tensor: ...
+        def fill_(self, value: Any) -> Tensor: ...
+        def zero_(self) -> Tensor: ...
+        def copy_(self, src: Any) -> Tensor: ...
+        def uniform_(
+            self, a: builtins.float = 0.0, b: builtins.float = 1.0, *, generator: Any = None
+        ) -> Tensor: ...
+        def normal_(
+            self, mean: builtins.float = 0.0, std: builtins.float = 1.0, *, generator: Any = None
+        ) -> Tensor: ...
 
 
 def _as_array(data: Any) -> np.ndarray:
@@ -459,7 +477,8 @@ def bind_methods(ops: Any) -> None:
     methods["__pos__"] = lambda s: s
     for name, fn in methods.items():
         setattr(Tensor, name, fn)
-    Tensor.__hash__ = object.__hash__  # type: ignore[method-assign]
+    # Deliberate: hash by identity again after binding __eq__ (as the class body does).
+    Tensor.__hash__ = object.__hash__  # type: ignore[method-assign,assignment]
 
 
 # Imported last: the ops need Tensor, and call bind_methods when they load.

@@ -77,7 +77,7 @@ class NumpyBackend(Backend):
             xs[i].requires_grad_(True)
         return xs
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         from harness.implementations.numpy_autograd import autograd, enable_grad
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -94,7 +94,7 @@ class NumpyBackend(Backend):
             for i, g in zip(argnums, grads, strict=True)
         ]
 
-    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
         from harness.implementations.numpy_autograd.autograd import functional
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -113,7 +113,7 @@ class NumpyBackend(Backend):
         )
         return self.to_numpy(out), self.to_numpy(tan)
 
-    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):
         from harness.implementations.numpy_autograd import autograd, enable_grad
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -143,7 +143,7 @@ class NumpyBackend(Backend):
         ]
 
     # -- training --------------------------------------------------------------------------
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         from harness.implementations.numpy_backend.train import train
 
         _check(device)

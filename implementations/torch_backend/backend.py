@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -93,13 +93,14 @@ class TorchBackend(Backend):
             xs[i].requires_grad_(True)
         return xs
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         import torch
 
         argnums = resolve_argnums(argnums, len(primals))
         xs = self._inputs(primals, argnums, device)
         out = fn(*xs)
         diff = [xs[i] for i in argnums]
+        grads: Sequence[torch.Tensor | None]  # None: not used by fn (allow_unused)
         if out.requires_grad and diff:
             grads = torch.autograd.grad(
                 out, diff, self.asarray(cotangent, device), allow_unused=True
@@ -111,7 +112,7 @@ class TorchBackend(Backend):
             for i, g in zip(argnums, grads, strict=True)
         ]
 
-    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
         import torch
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -123,14 +124,18 @@ class TorchBackend(Backend):
                 args[i] = d
             return fn(*args)
 
-        out, tan = torch.func.jvp(
-            partial,
-            tuple(xs[i] for i in argnums),
-            tuple(self.asarray(t, device) for t in tangents),
+        # torch types jvp's result as a 2- or (has_aux) 3-tuple; without has_aux it is 2.
+        out, tan = cast(
+            "tuple[Any, Any]",
+            torch.func.jvp(
+                partial,
+                tuple(xs[i] for i in argnums),
+                tuple(self.asarray(t, device) for t in tangents),
+            ),
         )
         return self.to_numpy(out), self.to_numpy(tan)
 
-    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):
         import torch
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -154,7 +159,7 @@ class TorchBackend(Backend):
         ]
 
     # -- training ----------------------------------------------------------------------
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         from harness.implementations.torch_backend.train import train
 
         history: History = train(workload, device, on_epoch)

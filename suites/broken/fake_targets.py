@@ -53,7 +53,7 @@ class Limited(Wrapped):
     def unsupported_reasons(self) -> Mapping[str, str]:
         return {"sigmoid": "left out on purpose"}
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         if fn is self._ops["tanh"]:
             raise Unsupported("limited: no reverse mode for tanh")
         return super().vjp(fn, primals, cotangent, device=device, argnums=argnums)

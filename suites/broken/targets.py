@@ -17,7 +17,7 @@ The wrappers are framework-free, so they work over whichever backend is the refe
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -51,20 +51,26 @@ class Wrapped(Backend):
     def ops(self) -> Mapping[str, OpFn]:
         return self.inner.ops()
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         return self.inner.vjp(fn, primals, cotangent, device=device, argnums=argnums)
 
-    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
         return self.inner.jvp(fn, primals, tangents, device=device, argnums=argnums)
 
-    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):
         return self.inner.vjp_vjp(fn, primals, cotangent, direction, device=device, argnums=argnums)
 
     def known_divergences(self) -> str:
         return ""
 
-    def train(self, workload: Workload, *, device: str) -> History:
-        return self.inner.train(workload, device=device)
+    def train(
+        self,
+        workload: Workload,
+        *,
+        device: str,
+        on_epoch: Callable[[int], None] | None = None,
+    ) -> History:
+        return self.inner.train(workload, device=device, on_epoch=on_epoch)
 
 
 def as_target(backend: Backend, device: str) -> Target:
@@ -99,7 +105,7 @@ class _BrokenOp(Wrapped):
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         raise NotImplementedError
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         if fn is self._bad:
             argnums = list(range(len(primals))) if argnums is None else list(argnums)
             return self.wrong_vjp(primals, cotangent, argnums, device)
@@ -111,7 +117,7 @@ class WrongGradient(_BrokenOp):
 
     op = "tanh"
 
-    def wrong_vjp(self, primals, cotangent, argnums, device):  # type: ignore[no-untyped-def]
+    def wrong_vjp(self, primals, cotangent, argnums, device):
         value, _ = self.inner.vjp(self._good, primals, cotangent, device=device, argnums=argnums)
         y = np.asarray(value, dtype=np.float64)
         grad = (np.asarray(cotangent, dtype=np.float64) * (1.0 - y)).astype(primals[0].dtype)
@@ -123,7 +129,7 @@ class WrongBroadcastReduction(_BrokenOp):
 
     op = "add"
 
-    def wrong_vjp(self, primals, cotangent, argnums, device):  # type: ignore[no-untyped-def]
+    def wrong_vjp(self, primals, cotangent, argnums, device):
         shape = np.broadcast_shapes(*(np.shape(p) for p in primals))
         full = [np.broadcast_to(p, shape).copy() for p in primals]
         value, grads = self.inner.vjp(self._good, full, cotangent, device=device, argnums=argnums)
@@ -154,7 +160,13 @@ class LoopTrainer(Wrapped):
         super().__init__(inner, f"loop-{bug or 'correct'}")
         self.bug = bug
 
-    def train(self, workload: Workload, *, device: str) -> History:
+    def train(
+        self,
+        workload: Workload,
+        *,
+        device: str,
+        on_epoch: Callable[[int], None] | None = None,
+    ) -> History:
         spec, opt, ds = workload.model, workload.optimizer, workload.dataset
         if opt.kind != "sgd" or opt.nesterov or opt.weight_decay or opt.dampening:
             raise ValueError("LoopTrainer implements plain SGD and SGD with momentum only")
@@ -171,7 +183,7 @@ class LoopTrainer(Wrapped):
         one = np.ones((), dtype=workload.dtype)
         full_batch = max(len(b) for b in workload.batches[0])
         step_loss, train_loss, test_acc, epoch_s = [], [], [], []
-        for epoch_batches in workload.batches:
+        for e, epoch_batches in enumerate(workload.batches):
             t0 = time.perf_counter()
             for idx in epoch_batches:
                 if self.bug == "drop_last" and len(idx) < full_batch:
@@ -186,19 +198,21 @@ class LoopTrainer(Wrapped):
                 step_loss.append(float(np.asarray(value)))
                 for k, g in enumerate(grads):
                     if opt.momentum:
+                        buf = bufs[k]
                         if self.bug == "ema_momentum":
-                            prev = np.zeros_like(g) if bufs[k] is None else bufs[k]
-                            bufs[k] = opt.momentum * prev + (1 - opt.momentum) * g
+                            prev = np.zeros_like(g) if buf is None else buf
+                            buf = opt.momentum * prev + (1 - opt.momentum) * g
                         else:
-                            prev = bufs[k]
-                            bufs[k] = g.copy() if prev is None else opt.momentum * prev + g
-                        g = bufs[k]
+                            buf = g.copy() if buf is None else opt.momentum * buf + g
+                        bufs[k] = g = buf
                     params[k] = (params[k] - opt.lr * g).astype(workload.dtype)
             epoch_s.append(time.perf_counter() - t0)
             arrays = [*params, ds.x_train, labels(ds.y_train)]
             loss_all = f(*(self.inner.asarray(a, device) for a in arrays))
             train_loss.append(float(self.inner.to_numpy(loss_all)))
             test_acc.append(self._accuracy(params, workload, device))
+            if on_epoch is not None:
+                on_epoch(e)
         return History(
             step_loss=np.asarray(step_loss),
             epoch_train_loss=np.asarray(train_loss),

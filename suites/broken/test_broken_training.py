@@ -37,19 +37,19 @@ def inner(reference: Target | None) -> Target:
     return reference
 
 
-def _verdict(inner: Target, bug: str | None, case: oracles.TrainingCase, runs: oracles.RunCache):  # type: ignore[no-untyped-def]
+def _verdict(inner: Target, bug: str | None, case: oracles.TrainingCase, runs: oracles.RunCache):
     loop = as_target(LoopTrainer(inner.backend, bug), inner.device)
     return oracles.trajectory(loop, case, "float64", reference=inner, runs=runs)
 
 
 @pytest.mark.parametrize("case", [SGD, MOMENTUM], ids=lambda c: c.id)
-def test_correct_loop_agrees(inner: Target, case: oracles.TrainingCase, runs) -> None:  # type: ignore[no-untyped-def]
+def test_correct_loop_agrees(inner: Target, case: oracles.TrainingCase, runs) -> None:
     """Without a bug the contract-level loop follows the reference run step by step."""
     verdict = _verdict(inner, None, case, runs)
     assert verdict.agrees and verdict.steps == 2 * STEPS_PER_EPOCH
 
 
-def test_sum_instead_of_mean_is_caught(inner: Target, runs) -> None:  # type: ignore[no-untyped-def]
+def test_sum_instead_of_mean_is_caught(inner: Target, runs) -> None:
     """Backpropagating the summed loss (logging the mean) diverges at step 1."""
     with pytest.raises(oracles.TrainingFailure) as info:
         _verdict(inner, "sum_loss", SGD, runs)
@@ -61,7 +61,7 @@ def test_sum_instead_of_mean_is_caught(inner: Target, runs) -> None:  # type: ig
     assert "most drifted parameter linear0." in message
 
 
-def test_wrong_momentum_rule_is_caught(inner: Target, runs) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_momentum_rule_is_caught(inner: Target, runs) -> None:
     """An EMA momentum buffer instead of PyTorch's diverges after the first update."""
     with pytest.raises(oracles.TrainingFailure) as info:
         _verdict(inner, "ema_momentum", MOMENTUM, runs)
@@ -70,7 +70,7 @@ def test_wrong_momentum_rule_is_caught(inner: Target, runs) -> None:  # type: ig
     assert "most drifted parameter" in str(info.value)
 
 
-def test_dropped_partial_batch_is_caught(inner: Target, runs) -> None:  # type: ignore[no-untyped-def]
+def test_dropped_partial_batch_is_caught(inner: Target, runs) -> None:
     """Dropping the last partial batch changes the step count and diverges at step 14."""
     with pytest.raises(oracles.TrainingFailure) as info:
         _verdict(inner, "drop_last", SGD, runs)

@@ -49,7 +49,7 @@ class _Wrapped(Backend):
     def ops(self) -> Any:
         return self._torch.ops()
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         return self._torch.vjp(fn, primals, cotangent, device="cpu", argnums=argnums)
 
     def _train(self, workload: Any) -> History:
@@ -61,7 +61,7 @@ class WrongLrBackend(_Wrapped):
 
     name = "wronglr"
 
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         opt = dataclasses.replace(workload.optimizer, lr=workload.optimizer.lr * LR_FACTOR)
         return self._train(dataclasses.replace(workload, optimizer=opt))
 
@@ -71,7 +71,7 @@ class NanBackend(_Wrapped):
 
     name = "nanny"
 
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         h = self._train(workload)
         h.step_loss = np.asarray(h.step_loss, dtype=np.float64).copy()
         h.step_loss[NAN_STEP:] = np.nan
@@ -84,7 +84,7 @@ class CrashBackend(_Wrapped):
 
     name = "crashy"
 
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         raise RuntimeError("simulated crash inside train()")
 
 

@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ def runs(
     if fakes:
         plan["faulty"] = ["compare", "--targets", "wronglr,nanny,crashy", *small]
         plan["notrain"] = ["compare", "--targets", "notrain"]
-    launches = {
+    launches: dict[str, tuple[list[str], Path | None, Sequence[Path]]] = {
         name: ([*args, "--out", str(root / name)], None, fakes if name in FAKE_RUNS else [])
         for name, args in plan.items()
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
         pytest.skip("no available target volunteers as the reference")
     root = tmp_path_factory.mktemp("parity_check")
     ref = REFERENCE.name
-    launches = {
+    unknown: list[tuple[str, list[str], list[str]]] = [
+        ("parity_unknown", ["parity", "--targets", "nope"], []),
+        ("check_unknown", ["check", "--target", "nope"], []),
+    ]
+    launches: dict[str, tuple[list[str], Path | None, Sequence[Path]]] = {
         name: ([*args, "--out", str(root / name), *extra], None, [])
-        for name, args, extra in [
-            ("parity_unknown", ["parity", "--targets", "nope"], []),
-            ("check_unknown", ["check", "--target", "nope"], []),
-        ]
+        for name, args, extra in unknown
     }
     if HAVE_SUITES:
         launches["parity"] = (

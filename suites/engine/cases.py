@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -50,7 +50,14 @@ def B(*shape: int) -> Arg:
     return Arg("b", shape)
 
 
-POS = {"lo": 0.5, "hi": 2.0}
+class Domain(TypedDict):
+    """Keyword arguments ``lo``, ``hi`` of :func:`F` and :func:`C`."""
+
+    lo: float
+    hi: float
+
+
+POS: Domain = {"lo": 0.5, "hi": 2.0}
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,8 @@ def draw(case: Case, seed: int = 0) -> list[np.ndarray]:
                 x = np.where(np.abs(x - k) < 0.1, k + np.where(x >= k, 0.15, -0.15), x)
             out.append(x)
     if case.separate:
-        a, b = out[0], out[1]
-        out[0] = np.where(np.abs(a - b) < 0.1, b + 0.15, a)
+        x0, x1 = out[0], out[1]
+        out[0] = np.where(np.abs(x0 - x1) < 0.1, x1 + 0.15, x0)
     if case.distinct:
         x = out[0]
         flat = x.reshape(-1)

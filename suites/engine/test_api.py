@@ -274,7 +274,7 @@ def test_losses_edge_values_match_torch(torch_mod: Any) -> None:
 
 
 # -- optim ------------------------------------------------------------------------------------
-OPTIMIZERS = {
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any]]] = {
     "sgd": ("SGD", {"lr": 0.1}),
     "sgd_momentum_dampening": ("SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.3}),
     "sgd_nesterov_wd": (
@@ -403,7 +403,7 @@ def test_fused_losses_keep_float32_accuracy_at_confident_logits() -> None:
     y = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
     exact = (1 / (1 + np.exp(-z64)) - y) / 6
     resolution = np.finfo(np.float32).eps / 6
-    np.testing.assert_allclose(zg[:3], exact[:3], rtol=0, atol=resolution)
+    np.testing.assert_allclose(zg[:3], exact[:3], rtol=0, atol=float(resolution))
     np.testing.assert_allclose(zg[3:], exact[3:], rtol=1e-5)
     logits = np.array([[12.0, -3.0, 0.5], [-2.0, 20.0, 1.0]])
     shifted = logits - logits.max(1, keepdims=True)
@@ -414,13 +414,13 @@ def test_fused_losses_keep_float32_accuracy_at_confident_logits() -> None:
     )
     soft = np.exp(logp)
     soft[[0, 1], [0, 1]] -= 1
-    np.testing.assert_allclose(cg, soft / 2, rtol=1e-4, atol=np.finfo(np.float32).eps / 2)
+    np.testing.assert_allclose(cg, soft / 2, rtol=1e-4, atol=float(np.finfo(np.float32).eps / 2))
     assert bce == pytest.approx(np.mean(np.log1p(np.exp(-np.abs(z64)))), rel=1e-3)
 
 
 def test_fused_losses_at_confident_logits_match_torch_float32(torch_mod: Any) -> None:
     mine, ref = _confident(E), _confident(torch_mod)
-    np.testing.assert_allclose(mine[0], ref[0], rtol=1e-6, atol=np.finfo(np.float32).eps / 6)
+    np.testing.assert_allclose(mine[0], ref[0], rtol=1e-6, atol=float(np.finfo(np.float32).eps / 6))
     assert mine[1] == pytest.approx(ref[1], rel=1e-6)  # PyTorch's own formula, same rounding
     np.testing.assert_allclose(mine[2], ref[2], rtol=1e-5, atol=1e-9)
     assert mine[3] == pytest.approx(ref[3], rel=1e-6)

@@ -39,14 +39,15 @@ def test_every_catalog_op_is_mapped() -> None:
 
 def _inputs(op: catalog.OpSpec, rng: np.random.Generator) -> list[np.ndarray]:
     """Small float64 inputs obeying the op's shape rule, domain, kinks and separation."""
-    shapes = {
+    shapes_by_rule: dict[str, list[tuple[int, ...]]] = {
         "any": [(3, 4)], "nonempty": [(3, 4)], "vector": [(3, 4)], "rows": [(3, 4)],
         "rows2": [(3, 4)], "matrix": [(3, 4)],
         "broadcast": [(3, 1), (4,)] if op.arity == 2 else [(3, 4), (3, 1), (4,)],
         "same": [(3, 4), (3, 4)], "matmul": [(3, 5), (5, 2)], "bmm": [(2, 3, 4), (2, 4, 5)],
         "mv": [(3, 4), (4,)], "linear": [(4, 3), (2, 3), (2,)], "cat": [(2, 3), (4, 3)],
         "take": [(5, 3), (4,)], "gather": [(3, 4), (3, 2)], "classify": [(5, 3), (5,)],
-    }[op.shapes]  # fmt: skip
+    }  # fmt: skip
+    shapes = shapes_by_rule[op.shapes]
     xs: list[np.ndarray] = []
     for arg, shape in zip(op.args, shapes, strict=True):
         if arg.kind == "mask":

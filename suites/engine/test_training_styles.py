@@ -57,10 +57,11 @@ def manual_loop(torch: Any, dtype: str) -> tuple[list[float], float]:
 def module_full_batch(torch: Any, dtype: str) -> tuple[list[float], float]:
     """Style 2: an nn.Module subclass, BCEWithLogitsLoss and optim.SGD, full batch."""
     nn = torch.nn
+    Module: Any = nn.Module  # torch or the engine: a module object, so a base class of Any
     ds = _data(dtype)
     W0, b0 = workload.init_params((30, 1), seed=0, dtype=dtype)
 
-    class LogisticRegression(nn.Module):
+    class LogisticRegression(Module):
         def __init__(self, n_features: int) -> None:
             super().__init__()
             self.linear = nn.Linear(n_features, 1)

@@ -14,7 +14,7 @@ JAX = get_target("jax:cpu").backend
 
 def _inputs(op: catalog.OpSpec, rng: np.random.Generator) -> list[np.ndarray]:
     """Small float64 inputs obeying the op's shape rule, domain, kinks and separation."""
-    shapes = {
+    shapes_by_rule: dict[str, list[tuple[int, ...]]] = {
         "any": [(3, 4)],
         "nonempty": [(3, 4)],
         "vector": [(3, 4)],
@@ -31,7 +31,8 @@ def _inputs(op: catalog.OpSpec, rng: np.random.Generator) -> list[np.ndarray]:
         "take": [(5, 3), (4,)],
         "gather": [(3, 4), (3, 2)],
         "classify": [(5, 3), (5,)],
-    }[op.shapes]
+    }
+    shapes = shapes_by_rule[op.shapes]
     xs: list[np.ndarray] = []
     for arg, shape in zip(op.args, shapes, strict=True):
         if arg.kind == "mask":
@@ -95,13 +96,20 @@ def test_every_catalog_op_is_mapped() -> None:
     assert JAX.unsupported_reasons() == {}
 
 
-def test_x64_is_scoped_and_does_not_leak(jax_device: str) -> None:
+def _x64_flags() -> tuple[object, object]:
     import jax
+
+    # Options jax.config sets as attributes at runtime: its type stubs don't declare them.
+    cfg = jax.config
+    return cfg.jax_enable_x64, cfg.jax_default_matmul_precision  # type: ignore[attr-defined]
+
+
+def test_x64_is_scoped_and_does_not_leak(jax_device: str) -> None:
     import jax.numpy as jnp
 
     from harness import workload
 
-    before = (jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision)
+    before = _x64_flags()
     default_before = jnp.ones(3).dtype
     # Everything the backend does with float64: arrays, an op called directly, autograd,
     # and a short compiled training run.
@@ -116,7 +124,7 @@ def test_x64_is_scoped_and_does_not_leak(jax_device: str) -> None:
     h = JAX.train(w, device=jax_device)
     assert h.final_params[0].dtype == np.float64
     # Other code still sees JAX as it was.
-    assert (jax.config.jax_enable_x64, jax.config.jax_default_matmul_precision) == before
+    assert _x64_flags() == before
     assert jnp.ones(3).dtype == default_before
     if not before[0]:  # JAX's default: 32-bit, float64 input truncated
         assert jnp.ones(3).dtype == jnp.float32

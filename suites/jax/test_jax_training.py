@@ -106,7 +106,7 @@ def test_parity_check_catches_a_slightly_different_run(jax_device: str) -> None:
     ],
     ids=lambda s: "-".join(f"{k}={v}" for k, v in dataclasses.asdict(s).items() if k != "kind"),
 )
-def _torch_optimizer(spec: OptimizerSpec, params: list) -> object:  # type: ignore[type-arg]
+def _torch_optimizer(spec: OptimizerSpec, params: list) -> object:
     import torch
 
     if spec.kind == "adam":
@@ -142,7 +142,7 @@ def _max_update_mismatch(spec: OptimizerSpec, tx: object, steps: int = 6) -> flo
         for g in grads:
             for tp, gk in zip(tparams, g, strict=True):
                 tp.grad = torch.tensor(gk)
-            topt.step()  # type: ignore[attr-defined]
+            topt.step()
             updates, state = tx.update([jnp.asarray(x) for x in g], state, jparams)  # type: ignore[attr-defined]
             jparams = optax.apply_updates(jparams, updates)
             for tp, jp in zip(tparams, jparams, strict=True):
@@ -220,9 +220,9 @@ def _count_compiles() -> Iterator[list[str]]:
 
     events: list[str] = []
 
-    def listener(name: str, duration: float, **kwargs: object) -> None:
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(name)
+    def listener(event: str, duration_secs: float, **kwargs: str | int) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
 
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:

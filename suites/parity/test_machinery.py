@@ -155,7 +155,7 @@ def test_literal_round_trips() -> None:
         assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
 
 
-def test_report_merges_renders_and_writes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_report_merges_renders_and_writes(tmp_path) -> None:
     """Rows merge (worst wins), the JSON nests target/op/oracle/dtype, the matrix renders."""
     rows = [
         parity_report.Row("t:cpu", "tanh", "forward", "float32", status="pass", ratio=0.1),
@@ -194,7 +194,7 @@ def test_reduce_to_shape_inverts_broadcasting(dims: list[int]) -> None:
     g = np.ones(shape)
     reduced = oracles.reduce_to_shape(g, small)
     assert reduced.shape == small
-    assert np.all(reduced == np.prod(shape) / max(1, np.prod(small)))
+    assert np.all(reduced == np.prod(shape) / max(1, int(np.prod(small))))
 
 
 def test_registry_is_the_one_list_of_oracles() -> None:

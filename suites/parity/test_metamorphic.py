@@ -20,7 +20,7 @@ DTYPES = ["float32", "float64"]
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("op", ops_for("broadcast_reduction"))
-def test_broadcast_reduction(target: Target, op: str, dtype: str, parity) -> None:  # type: ignore[no-untyped-def]
+def test_broadcast_reduction(target: Target, op: str, dtype: str, parity) -> None:
     """Gradients of broadcast inputs are the reduced gradients of the materialized inputs."""
     parity.op("broadcast_reduction", target, op, dtype)
 
@@ -28,6 +28,6 @@ def test_broadcast_reduction(target: Target, op: str, dtype: str, parity) -> Non
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", MODEL_CASES, ids=[c.id for c in MODEL_CASES])
 @pytest.mark.parametrize("prop", list(MODEL_PROPERTIES))
-def test_model_property(target: Target, prop: str, case: ModelCase, dtype: str, parity) -> None:  # type: ignore[no-untyped-def]
+def test_model_property(target: Target, prop: str, case: ModelCase, dtype: str, parity) -> None:
     """Mini-batch / full-batch / accumulation / permutation identities of a model's loss."""
     parity.model(prop, target, case, dtype)

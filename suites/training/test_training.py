@@ -20,13 +20,13 @@ IDS = [c.id for c in TRAINING_CASES]
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", TRAINING_CASES, ids=IDS)
-def test_trajectory(target: Target, case: TrainingCase, dtype: str, parity) -> None:  # type: ignore[no-untyped-def]
+def test_trajectory(target: Target, case: TrainingCase, dtype: str, parity) -> None:
     """Every step's loss agrees with the reference run; on failure, the first diverging step."""
     parity.trajectory(target, case, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("case", TRAINING_CASES, ids=IDS)
-def test_accuracy(target: Target, case: TrainingCase, dtype: str, parity) -> None:  # type: ignore[no-untyped-def]
+def test_accuracy(target: Target, case: TrainingCase, dtype: str, parity) -> None:
     """The trained model reaches the dataset's test-accuracy threshold."""
     parity.accuracy(target, case, dtype)

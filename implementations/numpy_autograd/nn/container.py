@@ -12,6 +12,10 @@ from ..nn.module import Module
 class Sequential(Module):
     """Modules applied in order; ``Sequential(a, b)`` or ``Sequential(OrderedDict(...))``."""
 
+    # ``self._modules.values()``, cached for forward (set with object.__setattr__). Typed as
+    # modules: a ``None`` registered in a Sequential fails in forward, as in PyTorch.
+    _layers: tuple[Module, ...]
+
     def __init__(self, *args: Any) -> None:
         super().__init__()
         if len(args) == 1 and isinstance(args[0], OrderedDict):
@@ -45,7 +49,7 @@ class Sequential(Module):
     def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self) -> Iterator[Module]:
+    def __iter__(self) -> Iterator[Module | None]:
         return iter(self._modules.values())
 
 
@@ -68,11 +72,11 @@ class ModuleList(Module):
             self.append(m)
         return self
 
-    def __getitem__(self, idx: int) -> Module:
+    def __getitem__(self, idx: int) -> Module | None:
         return list(self._modules.values())[idx]
 
     def __len__(self) -> int:
         return len(self._modules)
 
-    def __iter__(self) -> Iterator[Module]:
+    def __iter__(self) -> Iterator[Module | None]:
         return iter(self._modules.values())

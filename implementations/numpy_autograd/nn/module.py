@@ -23,6 +23,10 @@ class Module:
     """Base class of every layer and model (PyTorch's ``nn.Module``)."""
 
     training: bool
+    # Set in __init__ with object.__setattr__ (our __setattr__ needs them to exist first).
+    _parameters: OrderedDict[str, Parameter | None]
+    _buffers: OrderedDict[str, Tensor | None]
+    _modules: OrderedDict[str, Module | None]
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -211,7 +215,7 @@ class Module:
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
         """Copy values into the existing parameters and buffers (shapes must match)."""
-        own = dict(self.named_parameters())
+        own: dict[str, Tensor] = dict(self.named_parameters())
         own.update(dict(self.named_buffers()))
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -288,8 +288,8 @@ def gather_array(xd: np.ndarray, ax: int, idx: np.ndarray) -> np.ndarray:
     return xd[_along_axis_key(idx, ax)]
 
 
-def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
-    """Pick values along ``dim`` at ``index`` (an int64 tensor with input's ndim)."""
+def gather(input: Tensor, dim: int, index: Tensor | np.ndarray) -> Tensor:
+    """Pick values along ``dim`` at ``index`` (an int64 tensor, or array, with input's ndim)."""
     xd, idx = input._data, _operand(index)._data
     if idx.dtype.kind not in "iu":
         raise RuntimeError(f"gather(): Expected dtype int64 for index, got {idx.dtype}")

@@ -95,7 +95,7 @@ class AutogradBackend(Backend):
     def _zeros_if_none(self, g: Any, like: np.ndarray) -> np.ndarray:
         return np.zeros_like(like) if g is None else self.to_numpy(g)
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         from autograd import make_vjp
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -109,7 +109,7 @@ class AutogradBackend(Backend):
             self._zeros_if_none(g, primals[i]) for i, g in zip(argnums, grads, strict=True)
         ]
 
-    def jvp(self, fn, primals, tangents, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
         from autograd import make_jvp
 
         argnums = resolve_argnums(argnums, len(primals))
@@ -122,7 +122,7 @@ class AutogradBackend(Backend):
         out, tan = push(tuple(self.asarray(t, device) for t in tangents))
         return self.to_numpy(out), self.to_numpy(tan)
 
-    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp_vjp(self, fn, primals, cotangent, direction, *, device, argnums=None):
         import autograd.numpy as anp
         from autograd import grad, make_vjp
 
@@ -141,7 +141,7 @@ class AutogradBackend(Backend):
         return [self._zeros_if_none(g, primals[i]) for i, g in zip(argnums, second, strict=True)]
 
     # -- training ----------------------------------------------------------------------
-    def train(self, workload, *, device, on_epoch=None):  # type: ignore[no-untyped-def]
+    def train(self, workload, *, device, on_epoch=None):
         from harness_autograd.train import train
 
         _check_device(device)

@@ -167,4 +167,5 @@ class DataLoader:
                 yield collate(dataset[index])
 
     def __len__(self) -> int:
-        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
+        # Sampler declares no __len__ (as in PyTorch): one without it raises TypeError here.
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)  # type: ignore[arg-type]
