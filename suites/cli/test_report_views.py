@@ -267,3 +267,47 @@ def test_diff_refuses_bad_input(views: dict[str, Any], tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "different workloads" in proc.stderr
     assert "model" in proc.stderr and "epochs" in proc.stderr
+
+
+# -- TensorBoard ---------------------------------------------------------------------------
+
+
+def _events(path: Path) -> dict[str, list[Any]]:
+    """tag -> summary values of one event file (TFRecord framing, Event protos)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    data, i, tags = path.read_bytes(), 0, {}  # type: ignore[var-annotated]
+    while i < len(data):
+        (n,) = struct.unpack("<Q", data[i : i + 8])
+        e = event_pb2.Event()
+        e.ParseFromString(data[i + 12 : i + 12 + n])
+        i += 12 + n + 4
+        for v in e.summary.value:
+            tags.setdefault(v.tag, []).append(v)
+    return tags
+
+
+@needs_reference
+def test_tensorboard_gets_hparams_the_scaled_difference_and_the_verdict(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboardX")
+    others = [t.name for t in discovery.all_targets() if t.available and t.name != REFERENCE.name]  # type: ignore[union-attr]
+    if not others:
+        pytest.skip("one target only: nothing to difference")
+    targets = f"{REFERENCE.name},{others[0]}"  # type: ignore[union-attr]
+    args = ["--targets", targets, "--mode", "batch", "--epochs", "2", "--no-plots"]
+    proc = run_harness(
+        "compare", *args, "--out", str(tmp_path / "out"), "--tensorboard", str(tmp_path / "tb")
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (event,) = (tmp_path / "tb").rglob(f"{others[0].replace(':', '_')}/batch/events.*")
+    tags = _events(event)
+    assert len(tags["scaled_difference"]) == len(tags["tolerance"]) == 2
+    assert tags["tolerance"][0].simple_value == pytest.approx(1e-4)
+    (text,) = tags["verdict/text_summary"]
+    assert text.tensor.string_val[0].startswith(b"**agrees**")
+    exp = tags["_hparams_/experiment"][0].metadata.plugin_data.content
+    for name in (b"lr", b"dataset", b"optimizer", b"seed", b"target"):
+        assert name in exp
+    assert "hparam/max_scaled_diff" in tags
