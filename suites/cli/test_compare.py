@@ -310,6 +310,7 @@ def test_nothing_but_the_run_folder_is_left(default_run: dict[str, Any]) -> None
         "curves.csv",
         "loss_vs_epoch.png",
         "loss_vs_time.png",
+        "report.html",
         "report.json",
         "scaled_difference.png",
     ]
