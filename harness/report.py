@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,16 +44,24 @@ def _final(values: Any) -> float | None:
 
 
 def row(run: Run) -> dict[str, Any]:
-    """The summary row of one run (one line of the CLI table)."""
+    """The summary row of one run (one line of the CLI table).
+
+    ``final_test_acc`` is None when the final train loss is not finite: the accuracy of
+    a model whose loss is NaN is an artefact (NaN logits compare false), not a result.
+    """
     h, v = run.history, run.verdict
+    final_loss = _final(h.epoch_train_loss) if h is not None else None
+    acc = _final(h.epoch_test_acc) if h is not None else None
+    if final_loss is None or not math.isfinite(final_loss):
+        acc = None
     return {
         "target": run.target,
         "mode": run.mode,
         "reference": run.is_reference,
         "status": run.status,
         "verdict": run.outcome,
-        "final_train_loss": _final(h.epoch_train_loss) if h is not None else None,
-        "final_test_acc": _final(h.epoch_test_acc) if h is not None else None,
+        "final_train_loss": final_loss,
+        "final_test_acc": acc,
         "median_epoch_s": h.steady_epoch_s if h is not None else None,
         "steps_to_target": run.steps_to_target,
         "seconds_to_target": run.seconds_to_target,
@@ -60,8 +69,37 @@ def row(run: Run) -> dict[str, Any]:
         "max_rel_diff": v.max_rel_diff if v is not None else None,
         "first_diverging_step": v.first_diverging_step if v is not None else None,
         "nonfinite_step": v.nonfinite_step if v is not None else None,
+        "nonfinite_in": v.nonfinite_in if v is not None else None,
         "summary": run.error or (v.summary() if v is not None else ""),
     }
+
+
+def reference_nonfinite(c: Comparison) -> dict[str, int]:
+    """``{mode: step}`` where the reference's own loss became non-finite.
+
+    In such a mode the comparison cannot be judged: there is no trustworthy reference
+    trajectory after that step (exit 1, with :func:`unjudged_message`).
+    """
+    out = {}
+    for r in c.runs:
+        if r.is_reference and r.verdict is not None and r.verdict.run_nonfinite_step is not None:
+            out[r.mode] = r.verdict.run_nonfinite_step
+    return out
+
+
+def unjudged_message(c: Comparison) -> str:
+    """The line saying the comparison could not be judged, or "" when it could."""
+    bad = reference_nonfinite(c)
+    if not bad:
+        return ""
+    from harness.plan import mode_label
+
+    where = ", ".join(f"{mode_label(m)} at step {k}" for m, k in bad.items())
+    return (
+        f"cannot judge: the reference {c.plan.reference.name} itself became non-finite "
+        f"({where}); training blew up, so no target can be shown to agree or disagree "
+        "after that step (try a smaller --lr)"
+    )
 
 
 def summary(c: Comparison, run_dir: Path | None) -> dict[str, Any]:
@@ -69,6 +107,7 @@ def summary(c: Comparison, run_dir: Path | None) -> dict[str, Any]:
     return {
         "ok": c.ok,
         "exit_code": 0 if c.ok else 1,
+        "reference_nonfinite": reference_nonfinite(c),
         "run_dir": str(run_dir) if run_dir is not None else None,
         "reference": c.plan.reference.name,
         "targets": [t.name for t in c.plan.targets],
@@ -223,11 +262,12 @@ def curves_csv(c: Comparison) -> str:
 def write_run_files(
     c: Comparison, folder: Path, *, run_id: str, final: Path, argv: Sequence[str], plots: bool
 ) -> None:
-    """Write ``report.json``, ``curves.csv`` and (with ``plots``) the PNGs into ``folder``.
+    """Write ``report.json``, ``curves.csv``, (with ``plots``) the PNGs, then ``report.html``.
 
     ``folder`` is normally a staged folder that becomes ``final`` once complete.
     """
-    atomic_write_text(folder / "report.json", dumps(build_report(c, run_id, final, argv)))
+    doc = build_report(c, run_id, final, argv)
+    atomic_write_text(folder / "report.json", dumps(doc))
     atomic_write_text(folder / "curves.csv", curves_csv(c))
     if plots:
         # matplotlib takes about a second to import: only runs that draw pay for it.
@@ -235,6 +275,12 @@ def write_run_files(
 
         plots_mod.loss_vs_epoch(c, folder / "loss_vs_epoch.png")
         plots_mod.loss_vs_time(c, folder / "loss_vs_time.png")
+        plots_mod.scaled_difference(c, folder / "scaled_difference.png")
+    # Imported here: commands.compare imports this module.
+    from harness import html_report
+    from harness.commands.compare import format_tables
+
+    html_report.write(json.loads(dumps(doc)), format_tables(c), folder)
 
 
 def write_run(

@@ -84,12 +84,16 @@ class Run:
 
     @property
     def outcome(self) -> str:
-        """``agrees``, ``diverges``, ``error``, ``unsupported`` or ``not compared``."""
+        """``agrees``, ``diverges``, ``non-finite``, ``error``, ``unsupported``, ``not compared``.
+
+        ``non-finite``: a NaN or infinite loss appeared (in this run, the reference or both)
+        before any finite step left the tolerance; :attr:`Verdict.nonfinite_in` says where.
+        """
         if self.status != "ok":
             return self.status
         if self.verdict is None:
             return "not compared"
-        return "agrees" if self.verdict.agrees else "diverges"
+        return self.verdict.outcome
 
     @property
     def failed(self) -> bool:

@@ -25,7 +25,12 @@ order) must produce the same per-step loss up to rounding. Step ``k`` agrees whe
 * float64 uses ``rtol0 = 1e-9`` with no growth: float64 runs must agree to 1e-9 relative at
   every step over 100 epochs (measured: at most 1.1e-12).
 
-A non-finite loss is a divergence at the step where it first appears.
+A non-finite loss is not a disagreement but its own outcome, ``non-finite``: the verdict
+records the first non-finite step of each run and in which (``nonfinite_in``: ``run``,
+``reference`` or ``both``, the last when both first become non-finite at the same step
+after agreeing up to it -- training blew up the same way in both, which says nothing
+about the target). A run that leaves the tolerance at a finite step before that
+``diverges``.
 """
 
 from __future__ import annotations
@@ -85,23 +90,57 @@ class Verdict:
     """First step outside tolerance (or with a non-finite loss); None when all agree."""
     nonfinite_step: int | None
     """First step whose loss is NaN or infinite, in either run."""
+    reference_nonfinite_step: int | None = None
+    """First non-finite step of the reference run (None when it stayed finite)."""
+    run_nonfinite_step: int | None = None
+    """First non-finite step of the compared run (None when it stayed finite)."""
     param_drift: dict[str, float] = field(default_factory=dict)
     """Per final parameter tensor: largest |difference| / (largest |reference| or 1)."""
     most_drifted: str | None = None
     tolerance: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
 
+    @property
+    def nonfinite_in(self) -> str | None:
+        """``run``, ``reference`` or ``both`` (first non-finite at the same step), else None."""
+        r, o = self.reference_nonfinite_step, self.run_nonfinite_step
+        if r is None and o is None:
+            return None
+        if r == o:
+            return "both"
+        if o is None or (r is not None and r < o):
+            return "reference"
+        return "run"
+
+    @property
+    def outcome(self) -> str:
+        """``agrees``, ``diverges`` (outside tolerance at a finite step) or ``non-finite``."""
+        if self.agrees:
+            return "agrees"
+        if self.nonfinite_step is not None and self.first_diverging_step == self.nonfinite_step:
+            return "non-finite"
+        return "diverges"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        return asdict(self)
+        return {**asdict(self), "nonfinite_in": self.nonfinite_in, "outcome": self.outcome}
 
     def summary(self) -> str:
-        """One human line: agrees, or where and how it diverged."""
+        """One human line: agrees, or where and how it diverged or became non-finite."""
         if self.agrees:
             return (
                 f"agrees over {self.steps} steps (largest scaled difference "
                 f"{self.max_rel_diff:.2e} at step {self.worst_step})"
             )
+        if self.outcome == "non-finite":
+            k = self.nonfinite_step
+            where = {
+                "both": f"both this run and the reference became non-finite at step {k}, "
+                "agreeing up to it",
+                "reference": f"the reference became non-finite at step {k}, this run did not",
+                "run": f"this run became non-finite at step {k}, the reference did not",
+            }[self.nonfinite_in or "run"]
+            return f"non-finite: {where} ({self.reason})"
         return (
             f"diverges at step {self.first_diverging_step}: {self.reason}; "
             f"most drifted parameter {self.most_drifted} "
@@ -132,8 +171,9 @@ def compare(reference: History, other: History, dtype: str) -> Verdict:
     tol_info = {**asdict(tol), "dtype": dtype}
     if n == 0:
         return Verdict(
-            False, 0, float("inf"), float("inf"), 0, 0, None, drift, most, tol_info,
-            f"no steps to compare: {len(got)} steps against {len(ref)} in the reference",
+            False, 0, float("inf"), float("inf"), 0, 0, None,
+            param_drift=drift, most_drifted=most, tolerance=tol_info,
+            reason=f"no steps to compare: {len(got)} steps against {len(ref)} in the reference",
         )  # fmt: skip
     steps = _compare_steps(ref[:n], got[:n], tol)
     first, reason = steps.first, steps.reason
@@ -157,11 +197,39 @@ def compare(reference: History, other: History, dtype: str) -> Verdict:
         worst_step=steps.worst,
         first_diverging_step=first,
         nonfinite_step=steps.nonfinite,
+        reference_nonfinite_step=_first_nonfinite(ref[:n]),
+        run_nonfinite_step=_first_nonfinite(got[:n]),
         param_drift=drift,
         most_drifted=most,
         tolerance=tol_info,
         reason=reason,
     )
+
+
+def _first_nonfinite(loss: np.ndarray) -> int | None:
+    bad = ~np.isfinite(loss)
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def scaled_differences(ref: np.ndarray, got: np.ndarray, dtype: str) -> np.ndarray:
+    """``|got_k - ref_k| / scale_k`` per step (module docstring); NaN where either is not finite.
+
+    This is the quantity :func:`compare` holds against ``TOLERANCES[dtype].rtol(k)``.
+    """
+    tol = TOLERANCES[dtype]
+    ref = np.asarray(ref, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    n = min(len(ref), len(got))
+    if n == 0:
+        return np.zeros(0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        rel = np.abs(got[:n] - ref[:n]) / _scale(ref[:n], tol)
+    return np.where(np.isfinite(rel), rel, np.nan)
+
+
+def _scale(ref: np.ndarray, tol: TrajectoryTolerance) -> np.ndarray:
+    scale = np.maximum(np.abs(ref), tol.floor * abs(ref[0]) if np.isfinite(ref[0]) else 0.0)
+    return np.where(scale > 0, scale, 1.0)
 
 
 @dataclass
@@ -180,8 +248,7 @@ def _compare_steps(ref: np.ndarray, got: np.ndarray, tol: TrajectoryTolerance) -
     bad_ref = ~np.isfinite(ref)
     bad_got = ~np.isfinite(got)
     nonfinite = int(np.argmax(bad_ref | bad_got)) if (bad_ref | bad_got).any() else None
-    scale = np.maximum(np.abs(ref), tol.floor * abs(ref[0]) if np.isfinite(ref[0]) else 0.0)
-    scale = np.where(scale > 0, scale, 1.0)
+    scale = _scale(ref, tol)
     with np.errstate(invalid="ignore"):
         diff = np.abs(got - ref)
         rel = diff / scale
@@ -194,7 +261,11 @@ def _compare_steps(ref: np.ndarray, got: np.ndarray, tol: TrajectoryTolerance) -
     if first is None:
         reason = ""
     elif first == nonfinite:
-        which = "reference" if bad_ref[first] else "run"
+        which = (
+            "both runs"
+            if bad_ref[first] and bad_got[first]
+            else ("reference" if bad_ref[first] else "run")
+        )
         reason = (
             f"non-finite loss in the {which} ({float(got[first])!r} against {float(ref[first])!r})"
         )

@@ -191,7 +191,15 @@ def _fmt(x: Any, spec: str = ".4g") -> str:
 
 
 def format_tables(c: runner.Comparison) -> str:
-    """One plain-text table per mode, then the full batch / mini-batch line per target."""
+    """One plain-text table per mode, then the full batch / mini-batch line per target.
+
+    Each table names the tolerance its verdicts used; a NaN final loss shows no accuracy;
+    a reference that became non-finite ends the text with the line saying why the
+    comparison could not be judged.
+    """
+    from harness.trajectory import TOLERANCES
+
+    tol = TOLERANCES[c.plan.config.dtype]
     lines: list[str] = []
     head = [
         "target",
@@ -209,6 +217,10 @@ def format_tables(c: runner.Comparison) -> str:
         lines.append(
             f"{mode_label(mode)}: {w.steps_per_epoch} step(s)/epoch x {w.epochs} epochs, "
             f"reference {c.plan.reference.name}, target loss {_fmt(c.target_loss)}"
+        )
+        lines.append(
+            f"tolerance ({c.plan.config.dtype}): step k agrees when |dloss| / "
+            f"max(|ref_k|, {tol.floor:g} |ref_0|) <= {tol.rtol0:g} (k+1)^{tol.growth:g}"
         )
         body = []
         for r in (r for r in c.runs if r.mode == mode):
@@ -236,7 +248,14 @@ def format_tables(c: runner.Comparison) -> str:
             lines.append("  ".join(s.ljust(wd) for s, wd in zip(x, widths, strict=True)).rstrip())
         for r in (r for r in c.runs if r.mode == mode and (r.failed or r.status != "ok")):
             why = r.error or (r.verdict.summary() if r.verdict is not None else "")
+            blew = r.verdict.run_nonfinite_step if r.verdict is not None else None
+            if r.is_reference and blew is not None:
+                why = f"the reference itself became non-finite at step {blew}"
             lines.append(f"  {r.target}: {why}")
+        lines.append("")
+    unjudged = report.unjudged_message(c)
+    if unjudged:
+        lines.append(unjudged)
         lines.append("")
     if c.target_loss is None:
         lines.append("no target loss: the reference has no finite final train loss")

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from harness import schemas
+
 from . import fake_backends
 
 TIMEOUT_S = 600
@@ -93,8 +95,11 @@ def only_run_dir(base: Path) -> Path:
 
 
 def load_report(run_dir: Path) -> dict[str, Any]:
-    """The parsed ``report.json`` of a run folder (strict JSON: no NaN)."""
-    return json.loads((run_dir / "report.json").read_text(), parse_constant=_reject_constant)
+    """The parsed ``report.json`` of a run folder (strict JSON: no NaN), checked against
+    its JSON Schema (``harness/schemas/report.schema.json``)."""
+    doc = json.loads((run_dir / "report.json").read_text(), parse_constant=_reject_constant)
+    schemas.validate(doc)
+    return doc
 
 
 def strict_json(text: str) -> Any:

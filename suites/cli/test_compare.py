@@ -40,6 +40,7 @@ needs_reference = pytest.mark.skipif(
 SUMMARY_KEYS = {
     "ok",
     "exit_code",
+    "reference_nonfinite",
     "run_dir",
     "reference",
     "targets",
@@ -65,6 +66,7 @@ ROW_KEYS = {
     "max_rel_diff",
     "first_diverging_step",
     "nonfinite_step",
+    "nonfinite_in",
     "summary",
 }
 REPORT_KEYS = {
@@ -309,7 +311,9 @@ def test_nothing_but_the_run_folder_is_left(default_run: dict[str, Any]) -> None
         "curves.csv",
         "loss_vs_epoch.png",
         "loss_vs_time.png",
+        "report.html",
         "report.json",
+        "scaled_difference.png",
     ]
 
 
@@ -392,24 +396,29 @@ def test_progress_bars_on_a_terminal_one_mode_plot_and_tensorboard(tmp_path: Pat
 
 
 @needs_reference
-def test_a_huge_learning_rate_is_a_divergence_at_the_nan_step_not_a_crash(
+def test_a_huge_learning_rate_is_non_finite_at_the_nan_step_not_a_crash(
     runs: dict[str, dict[str, Any]],
 ) -> None:
     proc, out = runs["nan"]["proc"], runs["nan"]["out"]
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "diverges" in proc.stdout and "FAIL" in proc.stdout
+    assert "non-finite" in proc.stdout and "FAIL" in proc.stdout
+    assert "diverges" not in proc.stdout
+    assert "cannot judge: the reference" in proc.stdout
     assert "\x1b[" not in proc.stdout
     rep = load_report(only_run_dir(out))
     assert rep["summary"]["ok"] is False and rep["summary"]["exit_code"] == 1
     for r in rep["runs"]:
         v = r["comparison"]
-        assert r["verdict"] == "diverges"
+        assert r["verdict"] == "non-finite"
+        assert v["nonfinite_in"] == "both"
         assert v["nonfinite_step"] is not None
         assert v["first_diverging_step"] == v["nonfinite_step"]
         assert r["history"]["step_loss"][v["nonfinite_step"]] is None  # NaN -> null
         assert all(x is not None for x in r["history"]["step_loss"][: v["nonfinite_step"]])
     assert rep["target_loss"]["value"] is None
+    assert set(rep["summary"]["reference_nonfinite"]) == {"batch", "minibatch"}
+    assert all(row["final_test_acc"] is None for row in rep["summary"]["rows"])
 
 
 @needs_reference
@@ -434,7 +443,7 @@ def test_faulty_backends_diverge_where_the_fault_is(runs: dict[str, dict[str, An
         assert wrong["verdict"] == "diverges"
         assert wrong["first_diverging_step"] == 1 and wrong["nonfinite_step"] is None
         nan = rows[("nanny:cpu", mode)]
-        assert nan["verdict"] == "diverges"
+        assert nan["verdict"] == "non-finite" and nan["nonfinite_in"] == "run"
         assert nan["first_diverging_step"] == nan["nonfinite_step"] == fake_backends.NAN_STEP
         assert "non-finite" in nan["summary"]
         crash = rows[("crashy:cpu", mode)]
