@@ -95,7 +95,7 @@ def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         row: dict[str, Any] = {"target": key[0], "mode": key[1]}
         ha = _history(ra) if ra else None
         hb = _history(rb) if rb else None
-        if ha is None or hb is None:
+        if ra is None or rb is None or ha is None or hb is None:
             row.update(agrees=False, summary="only in one run, or a run without a history")
             rows.append(row)
             continue

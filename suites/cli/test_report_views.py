@@ -180,6 +180,12 @@ def _browser() -> str | None:
     )
 
 
+def _browser_path() -> str:
+    browser = _browser()
+    assert browser is not None  # the test is skipped without one
+    return browser
+
+
 @needs_reference
 @pytest.mark.skipif(_browser() is None, reason="no headless Chromium on this machine")
 def test_report_html_renders_offline_in_headless_chromium(
@@ -188,7 +194,7 @@ def test_report_html_renders_offline_in_headless_chromium(
     _, run_dir = views["a"]
     url = (run_dir / "report.html").as_uri()
     flags = [
-        _browser(),
+        _browser_path(),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
