@@ -31,7 +31,8 @@ def pin(requested: int | None) -> int:
             os.environ[var] = str(requested)
         return requested
     for var in ENV_VARS:
-        os.environ.setdefault(var, str(DEFAULT))
+        if not os.environ.get(var):
+            os.environ[var] = str(DEFAULT)
     try:
         n = int(os.environ["OMP_NUM_THREADS"])
     except ValueError:
