@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from harness import __version__, commands
+from harness import __version__, commands, interrupt
 
 
 class UsageError(ValueError):
@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        # A Ctrl-C during start-up (python -m harness records it) ends the command here.
+        interrupt.check()
+        interrupt.release()
         return int(args._run(args) or 0)
     except (UsageError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

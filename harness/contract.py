@@ -130,6 +130,16 @@ class Backend(ABC):
     def sync(self, device: str) -> None:  # noqa: B027 - optional hook
         """Block until all queued work on ``device`` is done (for timing)."""
 
+    def set_threads(self, n: int) -> dict[str, Any]:
+        """Use ``n`` intra-op threads where the framework keeps its own pool (optional hook).
+
+        The CLI sets ``OMP_NUM_THREADS`` and friends before any framework loads; this is
+        for pools those variables do not reach. Returns the effective counts to record in
+        ``report.json`` (e.g. ``{"num_threads": 1}``); the default does nothing and
+        returns ``{}``.
+        """
+        return {}
+
     # -- tensors ---------------------------------------------------------------------
     @abstractmethod
     def asarray(self, x: np.ndarray, device: str) -> Array:

@@ -38,6 +38,16 @@ class CompareConfig:
     optimizer: str = "sgd"
     lr: float | None = None
     """``None``: the optimizer's default (:data:`harness.workload.DEFAULT_LR`)."""
+    momentum: float | None = None
+    """``None``: the optimizer's (0 for sgd, 0.9 for momentum and nesterov)."""
+    dampening: float = 0.0
+    nesterov: bool | None = None
+    """``None``: true for the ``nesterov`` optimizer only."""
+    weight_decay: float = 0.0
+    betas: tuple[float, float] | None = None
+    """``None``: Adam's (0.9, 0.999)."""
+    eps: float | None = None
+    """``None``: Adam's 1e-8."""
     epochs: int = 100
     batch_size: int = 32
     dtype: str = "float32"
@@ -86,6 +96,12 @@ def build_workloads(config: CompareConfig) -> dict[str, Workload]:
             config.optimizer,
             mode=mode,
             lr=config.lr,
+            momentum=config.momentum,
+            dampening=config.dampening,
+            nesterov=config.nesterov,
+            weight_decay=config.weight_decay,
+            betas=config.betas,
+            eps=config.eps,
             epochs=config.epochs,
             batch_size=config.batch_size,
             dtype=config.dtype,

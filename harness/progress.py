@@ -90,3 +90,44 @@ class RichProgress:
         tid = self._ids[key]
         self._bar.start_task(tid)
         self._bar.update(tid, status="training")
+
+
+class LineProgress:
+    """One line per finished run (target, mode, outcome, seconds), flushed at once.
+
+    For output that is not a terminal (a log file, CI), where bars would be noise and
+    silence until the end hides a slow or stuck run.
+    """
+
+    def __init__(self, file: Any) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self._file = file
+        self._labels: dict[str, str] = {}
+        self._started: dict[str, float] = {}
+        self._total = 0
+        self._done = 0
+
+    def add(self, key: str, label: str, total: int) -> None:
+        """Remember the run's label."""
+        self._labels[key] = label
+        self._total += 1
+
+    def begin(self, key: str) -> None:
+        """Start the run's clock."""
+        self._started[key] = self._clock()
+
+    def advance(self, key: str, epochs: int = 1) -> None:
+        """Ignored (one line per run, not per epoch)."""
+
+    def finish(self, key: str, status: str) -> None:
+        """Print ``[i/n] label: status (seconds)``."""
+        self._done += 1
+        seconds = self._clock() - self._started.get(key, self._clock())
+        print(
+            f"[{self._done}/{self._total}] {self._labels.get(key, key)}: {status} "
+            f"({seconds:.2f} s)",
+            file=self._file,
+            flush=True,
+        )

@@ -204,6 +204,7 @@ def build_report(
         "versions": host.versions(discovery.backend_distributions()),
         "backends": {t.name: t.version for t in c.plan.targets},
         "machine": host.machine(),
+        "threads": c.threads,
         "skipped": c.plan.skipped,
         "runs": [_run_record(c, r) for r in c.runs],
         "summary": summary(c, run_dir),

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from harness import discovery
+from harness import discovery, interrupt
 from harness.contract import History, Unsupported
 from harness.plan import MODE_LABELS, Plan
 from harness.progress import NullProgress, Progress
@@ -140,12 +140,16 @@ def train_one(
     """Train ``workload`` on ``target``; exceptions become an ``error`` run, not a crash."""
     run = Run(target.name, workload.spec["mode"], is_reference, "ok")
     progress.begin(key)
+
+    def on_epoch(_epoch: int) -> None:
+        # The safe point for Ctrl-C (harness.interrupt): between two epochs.
+        interrupt.check()
+        progress.advance(key)
+
     t0 = time.perf_counter()
     try:
         with _collect_runtime_warnings(run.runtime_warnings):
-            history = target.backend.train(
-                workload, device=target.device, on_epoch=lambda _e: progress.advance(key)
-            )
+            history = target.backend.train(workload, device=target.device, on_epoch=on_epoch)
     except Unsupported as e:
         run.status, run.error = "unsupported", str(e) or type(e).__name__
     except Exception as e:
@@ -199,6 +203,8 @@ class Comparison:
     target_loss: float | None
     started_utc: datetime
     finished_utc: datetime
+    threads: dict[str, Any] = field(default_factory=dict)
+    """The ``threads`` record of ``report.json`` (:func:`harness.threads.record`)."""
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -270,6 +276,7 @@ def execute(p: Plan, progress: Progress | None = None) -> Comparison:
     for t, mode in order:
         key = f"{t.name}/{mode}"
         is_ref = t.name == p.reference.name
+        interrupt.check()
         run = train_one(t, p.workloads[mode], is_reference=is_ref, progress=progress, key=key)
         if is_ref:
             refs[mode] = run

@@ -128,19 +128,54 @@ def parse_model(text: str, n_features: int, n_classes: int, activation: str = "r
 
 
 def make_optimizer(
-    name: str, lr: float | None = None, *, weight_decay: float = 0.0
+    name: str,
+    lr: float | None = None,
+    *,
+    weight_decay: float = 0.0,
+    momentum: float | None = None,
+    dampening: float = 0.0,
+    nesterov: bool | None = None,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
 ) -> OptimizerSpec:
-    """``sgd`` (plain), ``momentum`` (0.9), ``nesterov`` (0.9) or ``adam`` with PyTorch defaults."""
+    """``sgd`` (plain), ``momentum`` (0.9), ``nesterov`` (0.9) or ``adam`` with PyTorch defaults.
+
+    The keyword values override the preset's (``None``: keep it). PyTorch's own rules are
+    enforced: SGD options with ``adam`` and Adam options with the SGD family are errors, and
+    Nesterov needs a positive momentum and zero dampening.
+    """
     if name not in OPTIMIZERS:
         raise WorkloadError(f"unknown optimizer {name!r}; valid choices: {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[name] if lr is None else lr
     if not (lr > 0 and np.isfinite(lr)):
         raise WorkloadError(f"learning rate must be a positive number, got {lr}")
+    if not (weight_decay >= 0 and np.isfinite(weight_decay)):
+        raise WorkloadError(f"weight decay must be a number >= 0, got {weight_decay}")
     if name == "adam":
-        return OptimizerSpec("adam", lr, weight_decay=weight_decay)
-    momentum = 0.0 if name == "sgd" else 0.9
+        if momentum is not None or nesterov is not None or dampening:
+            raise WorkloadError("momentum, dampening and nesterov are SGD options, not adam's")
+        b = (0.9, 0.999) if betas is None else betas
+        if not all(0 <= x < 1 for x in b):
+            raise WorkloadError(f"betas must each be in [0, 1), got {b}")
+        e = 1e-8 if eps is None else eps
+        if not (e >= 0 and np.isfinite(e)):
+            raise WorkloadError(f"eps must be a number >= 0, got {e}")
+        return OptimizerSpec("adam", lr, weight_decay=weight_decay, betas=b, eps=e)
+    if betas is not None or eps is not None:
+        raise WorkloadError(f"betas and eps are adam options, not {name}'s")
+    mu = (0.0 if name == "sgd" else 0.9) if momentum is None else momentum
+    nest = (name == "nesterov") if nesterov is None else nesterov
+    if not (mu >= 0 and np.isfinite(mu)):
+        raise WorkloadError(f"momentum must be a number >= 0, got {mu}")
+    if not 0 <= dampening <= 1:
+        raise WorkloadError(f"dampening must be in [0, 1], got {dampening}")
+    if nest and (mu <= 0 or dampening != 0):
+        raise WorkloadError(
+            f"nesterov needs momentum > 0 and dampening 0 (PyTorch's rule), got momentum "
+            f"{mu} and dampening {dampening}"
+        )
     return OptimizerSpec(
-        "sgd", lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay
+        "sgd", lr, momentum=mu, dampening=dampening, nesterov=nest, weight_decay=weight_decay
     )
 
 
@@ -198,6 +233,11 @@ def build(
     seed: int = 0,
     activation: str = "relu",
     weight_decay: float = 0.0,
+    momentum: float | None = None,
+    dampening: float = 0.0,
+    nesterov: bool | None = None,
+    betas: tuple[float, float] | None = None,
+    eps: float | None = None,
 ) -> Workload:
     """Build a workload from plain values; every random choice derives from ``seed``.
 
@@ -210,7 +250,16 @@ def build(
         data_mod.validate_name(dataset)
     except ValueError as e:
         raise WorkloadError(str(e)) from None
-    opt = make_optimizer(optimizer, lr, weight_decay=weight_decay)
+    opt = make_optimizer(
+        optimizer,
+        lr,
+        weight_decay=weight_decay,
+        momentum=momentum,
+        dampening=dampening,
+        nesterov=nesterov,
+        betas=betas,
+        eps=eps,
+    )
     if mode not in MODES:
         raise WorkloadError(f"unknown mode {mode!r}; valid choices: {', '.join(MODES)}")
     if epochs < 1:

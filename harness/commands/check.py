@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness import discovery, files, report, runner
+from harness import discovery, files, interrupt, report, runner, threads
 from harness import plan as plan_mod
 from harness.commands import compare, parity
 from harness.plan import mode_label
@@ -61,7 +61,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate everything, then run parity and training; print the pass / fail summary."""
+    """Validate everything, then run parity and training; print the pass / fail summary.
+
+    Ctrl-C stops at the next safe point, removes the staged run folder and exits 130.
+    """
+    requested = compare.threads_option(args)
+    pinned = threads.pin(requested)
+    with interrupt.deferred():
+        return _run(args, requested, pinned)
+
+
+def _run(args: argparse.Namespace, requested: int | None, pinned: int) -> int:
     cfg = compare.config_from_args(args, targets=args.target)
     profile = parity.validate_profile(args.profile)
     files.check_writable(Path(args.out), "--out")
@@ -92,25 +102,34 @@ def run(args: argparse.Namespace) -> int:
             echo=echo,
         )
         par.out_dir = final / "parity"
+        interrupt.check()
         comp = None
         if plan is not None:
+            record = threads.record(requested, pinned, [t.backend for t in plan.targets])
             comp = compare.execute(plan, quiet=args.json)
-            lr = next(iter(plan.workloads.values())).optimizer.lr
+            comp.threads = record
+            interrupt.check()
             report.write_run_files(
                 comp,
                 tmp,
                 run_id=run_id,
                 final=final,
-                argv=compare.equivalent_command(plan.config, lr),
+                argv=compare.equivalent_command(plan, pinned),
                 plots=not args.no_plots,
             )
         doc = _summary(names, ref_for_parity.name, par, comp, untrainable, final)
         files.atomic_write_text(tmp / "check.json", files.dumps(doc))
+        interrupt.check()
 
-    if args.json:
-        print(files.dumps(doc), end="")
-    else:
-        _print(doc, par, comp)
+    try:
+        if args.json:
+            print(files.dumps(doc), end="")
+        else:
+            _print(doc, par, comp)
+        interrupt.check()
+    except KeyboardInterrupt:
+        compare.discard(final)
+        raise
     return int(doc["exit_code"])
 
 

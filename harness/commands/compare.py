@@ -12,18 +12,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness import files, report, runner
+from harness import files, interrupt, report, runner, threads
 from harness import plan as plan_mod
 from harness.cli import UsageError, add_targets_argument
 from harness.data import DATASETS
 from harness.plan import mode_label
-from harness.progress import RichProgress
-from harness.workload import DTYPES, MODELS, OPTIMIZERS
+from harness.progress import LineProgress, RichProgress
+from harness.workload import DEFAULT_LR, DTYPES, MODELS, OPTIMIZERS
 
 NAME = "compare"
 HELP = "train every target side by side (full batch and mini-batch) and compare with a reference"
@@ -42,7 +43,26 @@ def add_workload_arguments(p: argparse.ArgumentParser, *, modes: bool = True) ->
     p.add_argument(
         "--optimizer", default=d.optimizer, help=f"{', '.join(OPTIMIZERS)} (default %(default)s)"
     )
-    p.add_argument("--lr", default=None, help="learning rate (default: the optimizer's, sgd 0.1)")
+    lrs = ", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items())
+    p.add_argument("--lr", default=None, help=f"learning rate (default: the optimizer's: {lrs})")
+    p.add_argument(
+        "--momentum",
+        default=None,
+        help="SGD momentum (default: 0 for sgd, 0.9 for momentum and nesterov; not adam)",
+    )
+    p.add_argument("--dampening", default=None, help="SGD momentum dampening (default 0; not adam)")
+    p.add_argument(
+        "--nesterov",
+        action="store_true",
+        default=None,
+        help="Nesterov momentum (default: on for --optimizer nesterov only); needs momentum > 0 "
+        "and --dampening 0, as in PyTorch",
+    )
+    p.add_argument(
+        "--weight-decay", default=None, help="L2 weight decay added to the gradient (default 0)"
+    )
+    p.add_argument("--betas", metavar="B1,B2", default=None, help="adam only (default 0.9,0.999)")
+    p.add_argument("--eps", default=None, help="adam only (default 1e-08)")
     p.add_argument("--epochs", default=str(d.epochs), help="epochs (default %(default)s)")
     if modes:
         p.add_argument(
@@ -51,7 +71,9 @@ def add_workload_arguments(p: argparse.ArgumentParser, *, modes: bool = True) ->
             help=f"{', '.join(plan_mod.MODE_CHOICES)} (default %(default)s)",
         )
     p.add_argument(
-        "--batch-size", default=str(d.batch_size), help="mini-batch size (default %(default)s)"
+        "--batch-size",
+        default=None,
+        help=f"mini-batch size (default {d.batch_size}; not with --mode batch)",
     )
     p.add_argument("--dtype", default=d.dtype, help=f"{', '.join(DTYPES)} (default %(default)s)")
     p.add_argument("--seed", default=str(d.seed), help="seed of every random choice (default 0)")
@@ -59,6 +81,12 @@ def add_workload_arguments(p: argparse.ArgumentParser, *, modes: bool = True) ->
         "--reference",
         default=None,
         help="target the others are compared with (default: the highest-priority reference)",
+    )
+    p.add_argument(
+        "--threads",
+        default=None,
+        help="intra-op BLAS / OpenMP threads, pinned before any framework loads "
+        f"(default: $OMP_NUM_THREADS if set, else {threads.DEFAULT})",
     )
 
 
@@ -111,21 +139,115 @@ def _positive_float(option: str, text: str) -> float:
     return value
 
 
+def _float(option: str, text: str, low: float, high: float = math.inf) -> float:
+    what = f"a number in [{low:g}, {high:g}]" if math.isfinite(high) else f"a number >= {low:g}"
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"{option} must be {what}, got {text!r}") from None
+    if not (low <= value <= high and math.isfinite(value)):
+        raise UsageError(f"{option} must be {what}, got {text}")
+    return value
+
+
+def _betas(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        b1, b2 = (float(x) for x in parts)
+    except ValueError:
+        raise UsageError(f"--betas must be B1,B2 with each in [0, 1), got {text!r}") from None
+    if not (0 <= b1 < 1 and 0 <= b2 < 1):
+        raise UsageError(f"--betas must be B1,B2 with each in [0, 1), got {text!r}")
+    return (b1, b2)
+
+
+def threads_option(args: argparse.Namespace) -> int | None:
+    """``--threads`` as a count >= 1, or None (not given)."""
+    return None if args.threads is None else _int("--threads", args.threads, 1)
+
+
+def _check_conflicts(args: argparse.Namespace, modes: tuple[str, ...]) -> None:
+    """Options that make no sense together are usage errors naming both."""
+    if args.batch_size is not None and modes == ("batch",):
+        raise UsageError(
+            "--batch-size applies to mini-batch only; --mode batch trains on the whole "
+            "training split every step (drop --batch-size, or use --mode minibatch or both)"
+        )
+    sgd_only = [
+        o
+        for o, v in (
+            ("--momentum", args.momentum),
+            ("--dampening", args.dampening),
+            ("--nesterov", args.nesterov),
+        )
+        if v is not None
+    ]
+    adam_only = [o for o, v in (("--betas", args.betas), ("--eps", args.eps)) if v is not None]
+    if args.optimizer == "adam" and sgd_only:
+        raise UsageError(
+            f"{', '.join(sgd_only)}: SGD options, not for --optimizer adam "
+            "(adam takes --lr, --betas, --eps, --weight-decay)"
+        )
+    if args.optimizer in OPTIMIZERS and args.optimizer != "adam" and adam_only:
+        raise UsageError(
+            f"{', '.join(adam_only)}: adam options, not for --optimizer {args.optimizer} "
+            "(use --optimizer adam, or --momentum / --dampening / --nesterov)"
+        )
+
+
+def _check_nesterov(cfg: plan_mod.CompareConfig) -> None:
+    nesterov = cfg.optimizer == "nesterov" if cfg.nesterov is None else cfg.nesterov
+    if not nesterov or cfg.optimizer == "adam":
+        return
+    who = "--nesterov" if cfg.nesterov else "--optimizer nesterov"
+    momentum = (
+        cfg.momentum if cfg.momentum is not None else (0.0 if cfg.optimizer == "sgd" else 0.9)
+    )
+    if momentum <= 0:
+        raise UsageError(
+            f"{who} needs --momentum > 0 (PyTorch's rule); got momentum {momentum:g} "
+            f"(--optimizer {cfg.optimizer}'s default is used when --momentum is not given)"
+        )
+    if cfg.dampening != 0:
+        raise UsageError(f"{who} needs --dampening 0 (PyTorch's rule), got {cfg.dampening:g}")
+
+
 def config_from_args(args: argparse.Namespace, *, targets: str | None) -> plan_mod.CompareConfig:
-    """A validated-for-syntax :class:`plan_mod.CompareConfig` from the parsed options."""
-    return plan_mod.CompareConfig(
+    """A validated-for-syntax :class:`plan_mod.CompareConfig` from the parsed options.
+
+    Options that conflict (``--batch-size`` with ``--mode batch``, an SGD option with adam
+    or an Adam option with SGD, Nesterov without momentum or with dampening) are usage
+    errors naming them.
+    """
+    modes = plan_mod.parse_modes(getattr(args, "mode", "both"))
+    _check_conflicts(args, modes)
+    cfg = plan_mod.CompareConfig(
         dataset=args.dataset,
         model=args.model,
         optimizer=args.optimizer,
         lr=None if args.lr is None else _positive_float("--lr", args.lr),
+        momentum=None if args.momentum is None else _float("--momentum", args.momentum, 0),
+        dampening=0.0 if args.dampening is None else _float("--dampening", args.dampening, 0, 1),
+        nesterov=args.nesterov,
+        weight_decay=(
+            0.0 if args.weight_decay is None else _float("--weight-decay", args.weight_decay, 0)
+        ),
+        betas=None if args.betas is None else _betas(args.betas),
+        eps=None if args.eps is None else _float("--eps", args.eps, 0),
         epochs=_int("--epochs", args.epochs, 1),
-        batch_size=_int("--batch-size", args.batch_size, 1),
+        batch_size=(
+            plan_mod.CompareConfig.batch_size
+            if args.batch_size is None
+            else _int("--batch-size", args.batch_size, 1)
+        ),
         dtype=args.dtype,
         seed=_int("--seed", args.seed, 0),
-        modes=plan_mod.parse_modes(getattr(args, "mode", "both")),
+        modes=modes,
         targets=targets,
         reference=args.reference,
     )
+    _check_nesterov(cfg)
+    return cfg
 
 
 def check_outputs(args: argparse.Namespace) -> None:
@@ -138,22 +260,36 @@ def check_outputs(args: argparse.Namespace) -> None:
         files.check_writable(Path(args.tensorboard), "--tensorboard")
 
 
-def equivalent_command(cfg: plan_mod.CompareConfig, lr: float) -> list[str]:
-    """The ``harness compare`` options that reproduce ``cfg`` (recorded in report.json)."""
+def equivalent_command(p: plan_mod.Plan, threads_pinned: int | None = None) -> list[str]:
+    """The ``harness compare`` options that reproduce plan ``p`` (recorded in report.json).
+
+    Every value is the resolved one: the targets actually trained (given or not), the
+    optimizer's learning rate and hyper-parameters, the pinned thread count.
+    """
+    cfg = p.config
+    opt = next(iter(p.workloads.values())).optimizer
     mode = "both" if len(cfg.modes) == 2 else cfg.modes[0]
+    if opt.kind == "adam":
+        hyper = [f"--betas={opt.betas[0]!r},{opt.betas[1]!r}", f"--eps={opt.eps!r}"]
+    else:
+        hyper = [f"--momentum={opt.momentum!r}", f"--dampening={opt.dampening!r}"]
+        hyper += ["--nesterov"] if opt.nesterov else []
     return [
         "compare",
-        *([f"--targets={cfg.targets}"] if cfg.targets else []),
+        f"--targets={','.join(t.name for t in p.targets)}",
         f"--dataset={cfg.dataset}",
         f"--model={cfg.model}",
         f"--optimizer={cfg.optimizer}",
-        f"--lr={lr!r}",
+        f"--lr={opt.lr!r}",
+        *hyper,
+        f"--weight-decay={opt.weight_decay!r}",
         f"--epochs={cfg.epochs}",
         f"--mode={mode}",
-        f"--batch-size={cfg.batch_size}",
+        *([f"--batch-size={cfg.batch_size}"] if "minibatch" in cfg.modes else []),
         f"--dtype={cfg.dtype}",
         f"--seed={cfg.seed}",
-        *([f"--reference={cfg.reference}"] if cfg.reference else []),
+        f"--reference={p.reference.name}",
+        *([f"--threads={threads_pinned}"] if threads_pinned is not None else []),
     ]
 
 
@@ -162,8 +298,10 @@ def equivalent_command(cfg: plan_mod.CompareConfig, lr: float) -> list[str]:
 
 def execute(plan: plan_mod.Plan, *, quiet: bool) -> runner.Comparison:
     """Train the plan, with progress bars when stdout is a terminal and not ``quiet``."""
-    if quiet or not sys.stdout.isatty():
+    if quiet:
         return runner.execute(plan)
+    if not sys.stdout.isatty():
+        return runner.execute(plan, LineProgress(sys.stdout))
     with RichProgress(file=sys.stdout) as progress:
         return runner.execute(plan, progress)
 
@@ -287,16 +425,34 @@ def _versus_line(v: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, train, compare, print and write; exit 0 / 1 / 2."""
-    cfg = config_from_args(args, targets=args.targets)
-    check_outputs(args)
-    plan = plan_mod.plan(cfg)
-    with after_validation():
-        c = execute(plan, quiet=args.json)
-        lr = next(iter(plan.workloads.values())).optimizer.lr
-        run_dir, tb_dir = write_outputs(c, args, equivalent_command(cfg, lr))
-        print_result(c, run_dir, tb_dir, as_json=args.json)
+    """Validate, train, compare, print and write; exit 0 / 1 / 2 (130 on Ctrl-C)."""
+    requested = threads_option(args)
+    pinned = threads.pin(requested)
+    with interrupt.deferred():
+        cfg = config_from_args(args, targets=args.targets)
+        check_outputs(args)
+        plan = plan_mod.plan(cfg)
+        with after_validation():
+            threads_record = threads.record(requested, pinned, [t.backend for t in plan.targets])
+            c = execute(plan, quiet=args.json)
+            c.threads = threads_record
+            interrupt.check()
+            run_dir, tb_dir = write_outputs(c, args, equivalent_command(plan, pinned))
+            try:
+                interrupt.check()
+                print_result(c, run_dir, tb_dir, as_json=args.json)
+                interrupt.check()
+            except KeyboardInterrupt:
+                discard(run_dir, tb_dir)
+                raise
     return 0 if c.ok else 1
+
+
+def discard(*folders: Path | None) -> None:
+    """Remove run folders written just before a Ctrl-C: an interrupted run leaves nothing."""
+    for f in folders:
+        if f is not None:
+            shutil.rmtree(f, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -96,6 +96,13 @@ class JaxBackend(Backend):
         import jax  # noqa: F401
         import optax  # noqa: F401
 
+    def set_threads(self, n: int) -> dict[str, Any]:
+        import os
+
+        # XLA sizes its CPU thread pool when its backend starts (discovery already asked
+        # for the devices), so nothing can be changed here; record what XLA was given.
+        return {"xla_flags": os.environ.get("XLA_FLAGS"), "pinned_by_harness": False}
+
     def version(self) -> str:
         import jax
 

@@ -62,6 +62,21 @@ class TorchBackend(Backend):
 
             torch.cuda.synchronize()
 
+    def set_threads(self, n: int) -> dict[str, Any]:
+        import torch
+
+        torch.set_num_threads(n)
+        try:
+            torch.set_num_interop_threads(n)
+        except RuntimeError:
+            # Allowed once, before any inter-op work; a second command in one process
+            # (tests) keeps the first setting, which the record below shows.
+            pass
+        return {
+            "num_threads": torch.get_num_threads(),
+            "num_interop_threads": torch.get_num_interop_threads(),
+        }
+
     # -- tensors -----------------------------------------------------------------
     def asarray(self, x: np.ndarray, device: str) -> Any:
         import torch
