@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace, requested: int | None, pinned: int) -> int:
             parity_out=tmp / "parity",
             extra=parity.pytest_extra(args),
             echo=echo,
+            cache_dir=parity.cache_folder(Path(args.out)),
         )
         par.out_dir = final / "parity"
         interrupt.check()

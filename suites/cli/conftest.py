@@ -88,8 +88,9 @@ def assert_usage_error(
 
 
 def only_run_dir(base: Path) -> Path:
-    """The single run folder under ``base`` (fails if there is not exactly one)."""
-    dirs = [p for p in base.iterdir() if p.is_dir()]
+    """The single run folder under ``base`` (fails if there is not exactly one); pytest's
+    cache folder of ``harness parity`` / ``check`` is not a run folder."""
+    dirs = [p for p in base.iterdir() if p.is_dir() and p.name != ".pytest-cache"]
     assert len(dirs) == 1, f"expected one run folder in {base}, found {dirs}"
     return dirs[0]
 

@@ -120,3 +120,25 @@ def test_check_runs_parity_and_training_with_a_summary(runs: dict[str, dict[str,
     assert doc["exit_code"] == proc.returncode
     assert doc["training"]["ok"] is True, "the reference agrees with itself"
     assert load_report(run_dir)["config"]["epochs"] == 2
+
+
+@needs_suites
+def test_parity_passes_pytest_options_through_with_its_own_cache(tmp_path: Path) -> None:
+    """``-- --lf`` works: pytest's cache lives in a folder of ours, kept between runs."""
+    out = tmp_path / "out"
+    first = run_harness("parity", "--out", str(out), *NARROW, cwd=tmp_path)
+    assert first.returncode in (0, 1), first.stdout + first.stderr
+    again = run_harness("parity", "--out", str(out), "--", "--lf", "-k", "relu", cwd=tmp_path)
+    assert again.returncode in (0, 1), again.stdout + again.stderr
+    assert (out / ".pytest-cache").is_dir()
+    assert not (tmp_path / ".pytest_cache").exists(), "no cache in the user's working folder"
+    assert len([p for p in out.iterdir() if not p.name.startswith(".")]) == 2
+
+
+@needs_suites
+def test_a_pytest_that_does_not_start_leaves_no_run_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_harness("parity", "--out", str(out), "--", "--no-such-pytest-option")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no run folder was written" in proc.stderr
+    assert not [p for p in out.iterdir() if p.name != ".pytest-cache"], list(out.iterdir())
