@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import numpy as np
-
 from benchmarks import floor
 from harness import data as data_mod
 from harness import discovery
@@ -285,23 +283,6 @@ class TrainingClock:
 def steady_step_s(h: History, steps_per_epoch: int) -> float:
     """Median seconds per optimizer step over the epochs after the first."""
     return h.steady_epoch_s / steps_per_epoch
-
-
-def first_reach(h: History, target_loss: float) -> int | None:
-    """Index of the first epoch whose training loss is at or below ``target_loss``."""
-    hit = np.flatnonzero(np.asarray(h.epoch_train_loss) <= target_loss)
-    return int(hit[0]) if hit.size else None
-
-
-def seconds_to_reach(h: History, target_loss: float) -> float:
-    """Training seconds until the target is reached: compilation plus the epochs up to and
-    including the first that reaches it (MLPerf's time-to-quality, without the evaluation,
-    as benchopt excludes it). ``inf`` if the run never reaches it.
-    """
-    e = first_reach(h, target_loss)
-    if e is None:
-        return math.inf
-    return float((h.compile_s or 0.0) + np.sum(h.epoch_s[: e + 1]))
 
 
 MEMO: dict[Any, Any] = {}

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from benchmarks import common
-from harness import trajectory
+from harness import runner, trajectory
 
 PARAMS = [common.TRAINING_TARGETS, list(common.WORKLOADS), list(common.MODES), list(common.DTYPES)]
 PARAM_NAMES = ["target", "workload", "mode", "dtype"]
@@ -141,8 +141,8 @@ def _converge(target: str) -> dict[tuple[str, str, str], Any]:
                     out[wl, mode, dtype] = RuntimeError(f"{target} failed: {type(e).__name__}: {e}")
                     continue
                 goal = TARGET_LOSS[wl]
-                reach = [common.first_reach(h, goal) for h in runs]
-                seconds = [common.seconds_to_reach(h, goal) for h in runs]
+                reach = [runner.first_reach(h, goal) for h in runs]
+                seconds = [runner.seconds_to_reach(h, goal) for h in runs]
                 out[wl, mode, dtype] = {
                     "history": runs[0],
                     "final_loss": float(runs[0].epoch_train_loss[-1]),
@@ -227,7 +227,8 @@ class TrackConvergence(_Converged):
     def track_seconds_to_target(
         self, cache: Any, target: str, wl: str, mode: str, dtype: str
     ) -> float:
-        """Median over seeds of the training seconds (compilation included) to the target."""
+        """Median over seeds of the seconds to the target (:func:`harness.runner.seconds_to_reach`:
+        steady training time, compilation excluded; ``TrackCompile`` reports it beside)."""
         v = float(self.entry["seconds_to_target"])
         return v if math.isfinite(v) else math.nan
 

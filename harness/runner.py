@@ -27,6 +27,7 @@ Definitions recorded in ``report.json`` (see ``results/README.md``):
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import traceback
 import warnings
@@ -113,6 +114,23 @@ def steady_elapsed(epoch_s: np.ndarray) -> np.ndarray:
     return np.cumsum(e)
 
 
+def first_reach(h: History, target_loss: float) -> int | None:
+    """Index of the first epoch whose (finite) whole-train-split loss is <= ``target_loss``."""
+    loss = np.asarray(h.epoch_train_loss, dtype=np.float64)
+    hit = np.flatnonzero(np.isfinite(loss) & (loss <= target_loss))
+    return int(hit[0]) if hit.size else None
+
+
+def seconds_to_reach(h: History, target_loss: float) -> float:
+    """*Seconds to target*, the one definition (module docstring) that ``harness compare``,
+    ``report.json`` and the asv convergence track share: steady training seconds up to and
+    including the first epoch that reaches ``target_loss``, compilation excluded (it is
+    reported beside, as :attr:`History.compile_s`). ``inf`` if the run never reaches it.
+    """
+    e = first_reach(h, target_loss)
+    return math.inf if e is None else float(steady_elapsed(h.epoch_s)[e])
+
+
 @contextlib.contextmanager
 def _collect_runtime_warnings(sink: list[str]) -> Iterator[None]:
     """Silence (and record) overflow / invalid-value warnings: a NaN is a verdict, not noise."""
@@ -185,13 +203,11 @@ def _check_history(h: History, w: Workload) -> str:
 def _reached(run: Run, target_loss: float, steps_per_epoch: int) -> None:
     if run.history is None or run.elapsed_s is None:
         return
-    loss = np.asarray(run.history.epoch_train_loss, dtype=np.float64)
-    hit = np.flatnonzero(np.isfinite(loss) & (loss <= target_loss))
-    if hit.size:
-        e = int(hit[0])
+    e = first_reach(run.history, target_loss)
+    if e is not None:
         run.epoch_to_target = e + 1
         run.steps_to_target = (e + 1) * steps_per_epoch
-        run.seconds_to_target = float(run.elapsed_s[e])
+        run.seconds_to_target = seconds_to_reach(run.history, target_loss)
 
 
 @dataclass

@@ -177,8 +177,14 @@ def run_suite(
     parity_out: Path,
     extra: list[str],
     echo: TextIO,
+    cache_dir: Path | None = None,
 ) -> SuiteResult:
-    """Run ``suites/<suite>`` through pytest in a subprocess, echoing its output to ``echo``."""
+    """Run ``suites/<suite>`` through pytest in a subprocess, echoing its output to ``echo``.
+
+    pytest's cache (what ``--lf`` / ``--ff`` read) goes to ``cache_dir``, a folder of ours
+    (:func:`cache_folder`), never a ``.pytest_cache`` in the user's working folder; without
+    one the cache is off.
+    """
     folder = suites_dir(suite)
     parity_out.mkdir(parents=True, exist_ok=True)
     cmd = [
@@ -194,9 +200,7 @@ def run_suite(
         profile,
         "--parity-out",
         str(parity_out),
-        # No .pytest_cache in the user's working folder.
-        "-p",
-        "no:cacheprovider",
+        *(["-o", f"cache_dir={cache_dir}"] if cache_dir else ["-p", "no:cacheprovider"]),
         *extra,
     ]
     last_lines: list[str] = []
@@ -245,6 +249,22 @@ def _tally(lines: list[str]) -> dict[str, int]:
     return {}
 
 
+CACHE_FOLDER = ".pytest-cache"
+"""pytest's cache inside the base folder of run folders (kept across runs, for ``--lf``)."""
+
+START_FAILURES = (2, 3, 4)
+"""pytest exit codes that, without a report, mean the suites never ran (nothing to keep)."""
+
+
+def cache_folder(out: Path) -> Path:
+    """Where pytest's cache lives for run folders under ``out`` (absolute)."""
+    return (Path(out).expanduser() / CACHE_FOLDER).resolve()
+
+
+class _NotStarted(Exception):
+    """pytest did not run the suites: the staged run folder is discarded."""
+
+
 def exit_code(returncode: int) -> int:
     """harness's exit code for a pytest exit code (4, pytest's usage error, is ours too)."""
     return {0: 0, 4: 2}.get(returncode, 1)
@@ -266,16 +286,29 @@ def run(args: argparse.Namespace) -> int:
     run_id = files.new_run_id()
     final = Path(args.out).expanduser() / run_id
     echo = sys.stderr if args.json else sys.stdout
-    with files.staged_folder(Path(args.out), run_id) as tmp:  # pytest's errors are its own
-        res = run_suite(
-            "parity",
-            targets=targets,
-            reference=reference.name,
-            profile=profile,
-            parity_out=tmp,
-            extra=pytest_extra(args),
-            echo=echo,
+    res: SuiteResult | None = None
+    try:
+        with files.staged_folder(Path(args.out), run_id) as tmp:  # pytest's errors are its own
+            res = run_suite(
+                "parity",
+                targets=targets,
+                reference=reference.name,
+                profile=profile,
+                parity_out=tmp,
+                extra=pytest_extra(args),
+                echo=echo,
+                cache_dir=cache_folder(Path(args.out)),
+            )
+            if res.report is None and res.returncode in START_FAILURES:
+                raise _NotStarted
+    except _NotStarted:
+        assert res is not None
+        print(
+            f"harness parity: error: {PYTEST_CODES[res.returncode]} (pytest exit "
+            f"{res.returncode}, its output is above); no run folder was written",
+            file=sys.stderr,
         )
+        return exit_code(res.returncode)
     res.out_dir = final
     code = exit_code(res.returncode)
     if args.json:
