@@ -84,6 +84,7 @@ REPORT_KEYS = {
     "skipped",
     "runs",
     "summary",
+    "threads",
 }
 BREAST_CANCER_TRAIN_ROWS = 455  # 80 % of 569, stratified
 MINIBATCH_STEPS_PER_EPOCH = math.ceil(BREAST_CANCER_TRAIN_ROWS / 32)
