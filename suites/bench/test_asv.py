@@ -5,6 +5,10 @@ results saved and read back through asv's own API.
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
+import http.server
 import itertools
 import json
 import math
@@ -12,6 +16,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,11 @@ import pytest
 from harness import discovery
 from harness.cli import main
 
+from .. import browser
+from ..browser import needs_browser
 from ._paths import ROOT
+
+from benchmarks import publish  # isort: skip
 
 asv = pytest.importorskip("asv")
 from asv.config import Config  # noqa: E402
@@ -91,7 +101,19 @@ def _selector(name: str, params: tuple[str, ...]) -> str:
     return "^" + re.escape(f"{name}({', '.join(repr(p) for p in params)})") + "$"
 
 
-def test_quick_smoke_one_per_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@dataclass
+class Smoke:
+    """One quick asv run of a benchmark of each kind, its results saved in ``tmp``."""
+
+    tmp: Path
+    config: Path
+    picks: list[tuple[str, tuple[str, ...]]]
+    proc: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> Smoke:
+    tmp_path = tmp_path_factory.mktemp("asv")
     head = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     )
@@ -107,8 +129,9 @@ def test_quick_smoke_one_per_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     )
     config = tmp_path / "asv.conf.json"
     config.write_text(json.dumps(conf))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    assert main(["machine", "--name", "bench-smoke"]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(tmp_path))
+        assert main(["machine", "--name", "bench-smoke"]) == 0
 
     floor = "floor:cpu"
     picks: list[tuple[str, tuple[str, ...]]] = [
@@ -136,6 +159,11 @@ def test_quick_smoke_one_per_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         *selectors,
         env={**os.environ, "HOME": str(tmp_path)},
     )
+    return Smoke(tmp_path, config, picks, proc)
+
+
+def test_quick_smoke_one_per_kind(smoke: Smoke) -> None:
+    proc, picks, tmp_path = smoke.proc, smoke.picks, smoke.tmp
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     (results,) = list(iter_results_for_machine(str(tmp_path / "results"), "bench-smoke"))
@@ -152,3 +180,74 @@ def test_quick_smoke_one_per_kind(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert all(s < 10 for s in seconds), seconds
     peak = values["training.PeakMemTrain.peakmem_train", picks[1][1]]
     assert peak > 10e6, peak  # bytes: a Python process with NumPy loaded
+
+
+# -- the published site, offline -----------------------------------------------------------
+
+
+def _publish(smoke: Smoke, *extra: str) -> subprocess.CompletedProcess[str]:
+    script = ROOT / "benchmarks" / "publish.py"
+    return subprocess.run(
+        [sys.executable, str(script), "--config", str(smoke.config), *extra],
+        capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "HOME": str(smoke.tmp)},
+    )  # fmt: skip
+
+
+def test_the_published_site_loads_nothing_from_the_network(smoke: Smoke) -> None:
+    assert smoke.proc.returncode == 0, smoke.proc.stdout + smoke.proc.stderr
+    proc = _publish(smoke)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    site = smoke.tmp / "html"
+    pages = sorted(site.glob("*.html"))
+    assert {p.name for p in pages} >= {"index.html", "error.html"}
+    for page in pages:
+        for ref in publish.page_refs(page.read_text()):
+            assert not ref.startswith(("http:", "https:", "//")), f"{page.name}: {ref}"
+            assert (site / ref).is_file(), f"{page.name}: {ref} missing"
+    # asv's own template is what the CDN list was read from: a newer asv that loads another
+    # file (or moves one) is reported by name, not published half-offline.
+    page = site / "index.html"
+    page.write_text(
+        page.read_text().replace(
+            "</head>", '<script src="https://x.invalid/new.js"></script></head>'
+        )
+    )
+    again = _publish(smoke, "--no-publish")
+    assert again.returncode == 1 and "https://x.invalid/new.js" in again.stderr
+
+
+def test_vendored_copies_are_the_cdn_files_where_they_say_so() -> None:
+    template = (Path(asv.__file__).parent / "www" / "index.html").read_text()
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", template)
+    for f in publish.sources():
+        tag = next((t for t in tags if f'"{f["url"]}"' in t), None)
+        assert tag is not None, f"asv's page no longer loads {f['url']}"
+        data = (publish.VENDOR / str(f["file"])).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"], f["file"]
+        algo, want = re.search(r'integrity="(\w+)-([^"]+)"', tag).groups()  # type: ignore[union-attr]
+        same = base64.b64encode(hashlib.new(algo, data).digest()).decode() == want
+        assert same == f["same_bytes_as_cdn"], f["file"]
+
+
+@needs_browser
+def test_the_published_site_renders_offline_in_headless_chromium(
+    smoke: Smoke, tmp_path: Path
+) -> None:
+    proc = _publish(smoke)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    site = smoke.tmp / "html"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        dom = browser.dump_dom(url, tmp_path / "profile", budget_ms=10000)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # error.html is where the page goes when a script fails to load; the grid lists the
+    # benchmarks of the smoke run once asv.js has read index.json.
+    assert "external (JavaScript) dependencies" not in dom, "asv's error page: a script failed"
+    assert "TimeEpoch" in dom or "time_epoch" in dom, dom[:2000]

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,8 @@ from harness import discovery, schemas
 from harness.contract import History
 from harness.trajectory import TOLERANCES, compare, scaled_differences
 
+from .. import browser
+from ..browser import needs_browser
 from .conftest import load_report, only_run_dir, png_size, run_concurrently, run_harness
 
 REFERENCE = discovery.default_reference()
@@ -174,43 +174,20 @@ def test_report_html_is_self_contained_with_verdict_command_and_plots(
     assert "no plots" in "".join(assert_self_contained(same_dir / "report.html").text)
 
 
-def _browser() -> str | None:
-    return next(
-        (b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None
-    )
-
-
-def _browser_path() -> str:
-    browser = _browser()
-    assert browser is not None  # the test is skipped without one
-    return browser
-
-
 @needs_reference
-@pytest.mark.skipif(_browser() is None, reason="no headless Chromium on this machine")
+@needs_browser
 def test_report_html_renders_offline_in_headless_chromium(
     views: dict[str, Any], tmp_path: Path
 ) -> None:
     _, run_dir = views["a"]
     url = (run_dir / "report.html").as_uri()
-    flags = [
-        _browser_path(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--user-data-dir=" + str(tmp_path / "profile"),
-    ]
     shot = tmp_path / "shot.png"
-    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1300,2000", url],
-                   capture_output=True, timeout=120, check=False)  # fmt: skip
+    browser.screenshot(url, shot, tmp_path / "profile", size=(1300, 2000))
     assert png_size(shot) == (1300, 2000)
     pixels = _png_pixels(shot)
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 50, "blank page"
     # Script-free page: the DOM after load tells whether each image decoded.
-    dom = subprocess.run(
-        [*flags, "--dump-dom", "--virtual-time-budget=5000", url],
-        capture_output=True, text=True, timeout=120, check=False,
-    ).stdout  # fmt: skip
+    dom = browser.dump_dom(url, tmp_path / "profile")
     assert "OK: every target agrees with" in dom
     assert dom.count("<img") == 3
 
