@@ -16,14 +16,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import queue
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import discovery, files
+from harness import discovery, files, interrupt
 from harness.cli import UsageError, add_targets_argument
 
 NAME = "parity"
@@ -205,16 +208,15 @@ def run_suite(
     ]
     last_lines: list[str] = []
     shown = False
-    with subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            echo.write(line)
-            echo.flush()
-            last_lines = [*last_lines[-19:], line]
-            shown = shown or COVERAGE_SECTION in line
-        rc = proc.wait()
+
+    def on_line(line: str) -> None:
+        nonlocal last_lines, shown
+        echo.write(line)
+        echo.flush()
+        last_lines = [*last_lines[-19:], line]
+        shown = shown or COVERAGE_SECTION in line
+
+    rc = _stream(cmd, on_line)
     counts = _tally(last_lines)
     rep = None
     rp = parity_out / "report.json"
@@ -234,6 +236,54 @@ def run_suite(
         out_dir=parity_out,
         coverage_shown=shown,
     )
+
+
+POLL_S = 0.2
+"""How often the output loop looks for a Ctrl-C while pytest is silent."""
+
+
+def _stream(cmd: list[str], on_line: Callable[[str], None]) -> int:
+    """Run ``cmd``, hand each output line to ``on_line``, return its exit code.
+
+    Ctrl-C (:mod:`harness.interrupt`) stops it cleanly.
+
+    pytest runs in a session of its own, so a terminal's Ctrl-C reaches only us: delivered
+    to both, it lands in pytest at any point (measured: Hypothesis' gc callback printed
+    "Exception ignored ... KeyboardInterrupt" while pytest wrote its report). We end the
+    child ourselves at the next line or within :data:`POLL_S`, then raise.
+    """
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump(stream: TextIO) -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, args=(proc.stdout,), daemon=True).start()
+    try:
+        while True:
+            interrupt.check()
+            try:
+                line = lines.get(timeout=POLL_S)
+            except queue.Empty:
+                continue
+            if line is None:
+                return proc.wait()
+            on_line(line)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        proc.stdout.close()
 
 
 def _tally(lines: list[str]) -> dict[str, int]:

@@ -136,3 +136,31 @@ def test_json_prints_no_progress_lines(tmp_path: Path) -> None:
     proc = run_harness("compare", *QUICK, "--json", "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("{")
+
+
+# -- the same options on harness check (one validation: plan.CompareConfig) ------------------
+
+CHECK_REFUSES = [CONFLICTS[0], CONFLICTS[5], CONFLICTS[-1]]
+
+
+@pytest.mark.parametrize(("args", "fragment"), CHECK_REFUSES, ids=lambda x: str(x))
+def test_check_refuses_the_same_bad_options(args: list[str], fragment: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_harness("check", "--target", "numpy", *args, "--out", str(out))
+    assert_usage_error(proc, fragment, out, command="check")
+
+
+def test_check_pins_the_threads_it_is_given_and_records_them(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_harness(
+        "check", "--target", "numpy", "--epochs", "2", "--no-plots", "--optimizer", "sgd",
+        "--momentum", "0.5", "--threads", "2", "--out", str(out), "--", "-k", "relu",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rep = load_report(only_run_dir(out))
+    threads = rep["threads"]
+    assert threads["requested"] == 2 and threads["pinned"] == 2
+    assert threads["env"]["OMP_NUM_THREADS"] == "2"
+    assert threads["backends"]["torch"]["num_threads"] == 2
+    assert rep["workloads"]["minibatch"]["optimizer_params"]["momentum"] == 0.5
+    assert "--threads=2" in rep["command"] and "--momentum=0.5" in rep["command"]

@@ -7,14 +7,18 @@ run folder and plots).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from harness import interrupt
+from harness.commands import parity
 from suites.cli.conftest import subprocess_env
 
 DELAYS_S = [0.3, 0.6, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0]
@@ -75,3 +79,65 @@ def test_ctrl_c_after_a_run_finished_or_while_writing(line: int, tmp_path: Path)
         seen += text.startswith("[")
     proc.send_signal(signal.SIGINT)
     _assert_stopped_clean(proc, out)
+
+
+# -- harness check: a terminal's Ctrl-C reaches the whole process group -----------------------
+
+SUITE_POINTS = [
+    ("check", "start"),
+    ("check", "collected"),
+    ("check", "report:"),
+    ("check", "[1/"),
+    ("parity", "collected"),
+]
+"""Where to interrupt ``harness check``: during start-up, while the parity suites run in
+pytest, between the suites and training, and during training; ``harness parity`` while its
+pytest runs."""
+
+SUITE_ARGS = {
+    "check": ["--target", "numpy", "--epochs", "3000", "--no-plots"],
+    "parity": ["--targets", "numpy"],
+}
+
+
+@pytest.mark.parametrize(("command", "point"), SUITE_POINTS)
+def test_ctrl_c_on_check_or_parity_exits_130_and_leaves_nothing(
+    command: str, point: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", command, *SUITE_ARGS[command], "--out", str(out),
+         "--", "-k", "relu"],
+        env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    if point == "start":
+        time.sleep(0.5)
+    else:
+        seen: list[str] = []
+        while not seen or not seen[-1].lstrip().startswith(point):
+            line = proc.stdout.readline()
+            assert line, "check ended before " + repr(point) + "\n" + "".join(seen)
+            seen.append(line)
+    assert proc.poll() is None, "finished before the signal"
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 130, f"rc {proc.returncode}\n{stdout}"
+    assert "Exception ignored" not in stdout and "Traceback" not in stdout, stdout
+    left = sorted(p.name for p in out.iterdir()) if out.exists() else []
+    assert left in ([], [".pytest-cache"]), f"an interrupted {command} left {left}"
+
+
+def test_the_suites_child_is_out_of_reach_of_the_terminal_and_stops_while_silent() -> None:
+    """pytest runs in its own session (a terminal's Ctrl-C reaches only harness), and a
+    Ctrl-C while it prints nothing still ends it within a poll, not when it next prints."""
+    child = "import os, sys, time; print(os.getsid(0), flush=True); time.sleep(60)"
+    lines: list[str] = []
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), interrupt.deferred():
+        timer.start()
+        parity._stream([sys.executable, "-c", child], lines.append)
+    assert time.monotonic() - start < 1.0 + 5 * parity.POLL_S + 10
+    assert int(lines[0]) != os.getsid(0), "pytest shares the terminal's session"
