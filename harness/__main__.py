@@ -1,10 +1,5 @@
 """``python -m harness`` is the ``harness`` command."""
 
-from harness import interrupt
-
-# Ctrl-C during the start-up imports is honoured when main() begins, not raised mid-import.
-interrupt.install()
-
-from harness.cli import main  # noqa: E402
+from harness.start import main
 
 raise SystemExit(main())

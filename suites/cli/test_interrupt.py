@@ -21,7 +21,7 @@ from harness import interrupt
 from harness.commands import parity
 from suites.cli.conftest import subprocess_env
 
-DELAYS_S = [0.3, 0.6, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0]
+DELAYS_S = [0.15, 0.3, 0.45, 0.6, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0]
 """Seconds after start: imports and discovery first, then training (many epochs)."""
 
 
