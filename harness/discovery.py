@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
-from harness import catalog
+from harness import catalog, interrupt
 from harness.contract import Backend, Capabilities, DeviceStatus
 
 GROUP = "harness.backends"
@@ -174,6 +174,9 @@ def _discover() -> tuple[Target, ...]:
     found: list[Target] = []
     for ep in backend_entry_points():
         found += load_targets(ep)
+        # Loading a framework takes seconds (torch and jax: 2-5 s under load): a Ctrl-C
+        # during start-up stops between two backends, not after all of them.
+        interrupt.check()
     return tuple(found)
 
 
