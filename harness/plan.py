@@ -35,6 +35,8 @@ class CompareConfig:
 
     dataset: str = "breast_cancer"
     model: str = "logreg"
+    activation: str = "relu"
+    """The hidden layers' activation (``relu`` or ``tanh``; a logistic regression has none)."""
     optimizer: str = "sgd"
     lr: float | None = None
     """``None``: the optimizer's default (:data:`harness.workload.DEFAULT_LR`)."""
@@ -95,6 +97,7 @@ def build_workloads(config: CompareConfig) -> dict[str, Workload]:
             config.model,
             config.optimizer,
             mode=mode,
+            activation=config.activation,
             lr=config.lr,
             momentum=config.momentum,
             dampening=config.dampening,

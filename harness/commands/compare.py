@@ -24,7 +24,7 @@ from harness.cli import UsageError, add_targets_argument
 from harness.data import DATASETS
 from harness.plan import mode_label
 from harness.progress import LineProgress, RichProgress
-from harness.workload import DEFAULT_LR, DTYPES, MODELS, OPTIMIZERS
+from harness.workload import ACTIVATIONS, DEFAULT_LR, DTYPES, MODELS, OPTIMIZERS
 
 NAME = "compare"
 HELP = "train every target side by side (full batch and mini-batch) and compare with a reference"
@@ -40,6 +40,12 @@ def add_workload_arguments(p: argparse.ArgumentParser, *, modes: bool = True) ->
         "--dataset", default=d.dataset, help=f"{', '.join(DATASETS)} (default %(default)s)"
     )
     p.add_argument("--model", default=d.model, help=f"{', '.join(MODELS)} (default %(default)s)")
+    p.add_argument(
+        "--activation",
+        default=None,
+        help=f"hidden-layer activation of an mlp: {', '.join(ACTIVATIONS)} "
+        f"(default {d.activation}; not with --model logreg, which has no hidden layer)",
+    )
     p.add_argument(
         "--optimizer", default=d.optimizer, help=f"{', '.join(OPTIMIZERS)} (default %(default)s)"
     )
@@ -161,6 +167,14 @@ def _betas(text: str) -> tuple[float, float]:
     return (b1, b2)
 
 
+def _choice(option: str, text: str | None, valid: tuple[str, ...], default: str) -> str:
+    if text is None:
+        return default
+    if text not in valid:
+        raise UsageError(f"{option} must be one of {', '.join(valid)}, got {text!r}")
+    return text
+
+
 def threads_option(args: argparse.Namespace) -> int | None:
     """``--threads`` as a count >= 1, or None (not given)."""
     return None if args.threads is None else _int("--threads", args.threads, 1)
@@ -168,6 +182,11 @@ def threads_option(args: argparse.Namespace) -> int | None:
 
 def _check_conflicts(args: argparse.Namespace, modes: tuple[str, ...]) -> None:
     """Options that make no sense together are usage errors naming both."""
+    if getattr(args, "activation", None) is not None and args.model == "logreg":
+        raise UsageError(
+            "--activation applies to an mlp's hidden layers; --model logreg has none "
+            "(drop --activation, or use e.g. --model mlp:16)"
+        )
     if args.batch_size is not None and modes == ("batch",):
         raise UsageError(
             "--batch-size applies to mini-batch only; --mode batch trains on the whole "
@@ -221,9 +240,11 @@ def config_from_args(args: argparse.Namespace, *, targets: str | None) -> plan_m
     """
     modes = plan_mod.parse_modes(getattr(args, "mode", "both"))
     _check_conflicts(args, modes)
+    d = plan_mod.CompareConfig()
     cfg = plan_mod.CompareConfig(
         dataset=args.dataset,
         model=args.model,
+        activation=_choice("--activation", args.activation, ACTIVATIONS, d.activation),
         optimizer=args.optimizer,
         lr=None if args.lr is None else _positive_float("--lr", args.lr),
         momentum=None if args.momentum is None else _float("--momentum", args.momentum, 0),
@@ -279,6 +300,7 @@ def equivalent_command(p: plan_mod.Plan, threads_pinned: int | None = None) -> l
         f"--targets={','.join(t.name for t in p.targets)}",
         f"--dataset={cfg.dataset}",
         f"--model={cfg.model}",
+        *([f"--activation={cfg.activation}"] if cfg.model != "logreg" else []),
         f"--optimizer={cfg.optimizer}",
         f"--lr={opt.lr!r}",
         *hyper,

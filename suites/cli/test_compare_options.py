@@ -27,6 +27,8 @@ CONFLICTS = [
     (["--optimizer", "adam", "--betas", "0.9"], "--betas must be B1,B2"),
     (["--optimizer", "adam", "--betas", "0.9,1.0"], "--betas must be B1,B2"),
     (["--threads", "0"], "--threads must be an integer >= 1"),
+    (["--activation", "tanh"], "--model logreg has none"),
+    (["--model", "mlp:4", "--activation", "gelu"], "--activation must be one of relu, tanh"),
 ]
 
 
@@ -50,6 +52,7 @@ def test_help_shows_the_defaults_and_every_learning_rate() -> None:
         "--betas",
         "--eps",
         "--threads",
+        "--activation",
     ):
         assert option in text
     assert "default 0.9,0.999" in text and "default 1e-08" in text
@@ -93,6 +96,22 @@ def test_options_reach_the_workload_and_the_recorded_command(tmp_path: Path) -> 
     assert threads["requested"] == 2 and threads["pinned"] == 2
     assert threads["env"]["OMP_NUM_THREADS"] == "2"
     assert threads["backends"]["torch"]["num_threads"] == 2
+
+
+def test_activation_reaches_every_target_and_the_recorded_command(tmp_path: Path) -> None:
+    losses = {}
+    for act in ("relu", "tanh"):
+        out = tmp_path / act
+        args = ["--model", "mlp:4", "--activation", act, "--mode", "batch", "--out", str(out)]
+        proc = run_harness("compare", *QUICK, *args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        rep = load_report(only_run_dir(out))
+        assert rep["workloads"]["batch"]["activation"] == act
+        assert f"--activation={act}" in rep["command"]
+        # Each target agrees with the reference, so it trained the same activation.
+        assert {r["verdict"] for r in rep["runs"]} <= {"reference", "agrees"}
+        losses[act] = {r["target"]: r["history"]["epoch_train_loss"][-1] for r in rep["runs"]}
+    assert all(losses["relu"][t] != losses["tanh"][t] for t in losses["relu"])
 
 
 def test_threads_default_to_one_and_targets_are_recorded_when_not_given(tmp_path: Path) -> None:
