@@ -27,6 +27,28 @@ class OracleFailure(AssertionError):
         self.agreement = agreement
 
 
+class ComputationError(Exception):
+    """The target raised while a check ran (a crash in its op, VJP, JVP or training).
+
+    Its own outcome, ``error``, apart from a disagreement; ``str()`` is a report like a
+    disagreement's (:func:`error_report`): target, subject, oracle, dtype, the exception
+    with the innermost frames of its traceback, the inputs and a reproducer.
+    """
+
+    def __init__(self, message: str, exc_type: str = "") -> None:
+        super().__init__(message)
+        self.exc_type = exc_type
+
+
+def raised(exc: BaseException, frames: int = 3) -> str:
+    """``TypeName: message`` and the innermost ``frames`` frames of its traceback."""
+    import traceback
+
+    tb = traceback.extract_tb(exc.__traceback__)[-frames:]
+    where = [f"    {f.filename}:{f.lineno} in {f.name}: {f.line or ''}".rstrip() for f in tb]
+    return "\n".join([f"raised {type(exc).__name__}: {exc}".rstrip(), *where])
+
+
 class NotApplicable(Exception):
     """The check does not apply (the reference compared with itself, no reference target)."""
 
@@ -191,6 +213,18 @@ def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: fl
     lines.append(f"seed (cotangents, directions): {ctx.seed}")
     lines.append("reproducer:")
     lines.append(reproducer(ctx))
+    return "\n".join(lines)
+
+
+def error_report(ctx: Context, exc: BaseException, reproducer_text: str | None = None) -> str:
+    """The message of a :class:`ComputationError`: what raised, the inputs, a reproducer."""
+    lines = [f"{ctx.title}: the target raised while the check ran", "  " + raised(exc)]
+    if ctx.inputs:
+        lines.append("inputs:")
+        lines.append(_describe_inputs(ctx))
+        lines.append(f"seed (cotangents, directions): {ctx.seed}")
+    lines.append("reproducer:")
+    lines.append(reproducer_text if reproducer_text is not None else reproducer(ctx))
     return "\n".join(lines)
 
 
