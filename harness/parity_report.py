@@ -244,15 +244,22 @@ def terminal(rows: Sequence[Row], stale: Sequence[str] = ()) -> str:
             + ", ".join(f"{a}={o}" for a, o in zip(abbrev, oracles, strict=True))
             + ")"
         )
-        out.append(" " * width + " | " + " | ".join(t[:block].ljust(block) for t in targets))
+        # A column is as wide as its target's name: a name is never cut.
+        widths = [max(block, len(t)) for t in targets]
         out.append(
             " " * width
             + " | "
-            + " | ".join("".join(a.ljust(cellw + 1) for a in abbrev) for _ in targets)
+            + " | ".join(t.ljust(w) for t, w in zip(targets, widths, strict=True))
+        )
+        out.append(
+            " " * width
+            + " | "
+            + " | ".join("".join(a.ljust(cellw + 1) for a in abbrev).ljust(w) for w in widths)
         )
         for s in _subject_order(kind, subjects):
             cells = [
-                "".join(_cell(index, t, s, o).ljust(cellw + 1) for o in oracles) for t in targets
+                "".join(_cell(index, t, s, o).ljust(cellw + 1) for o in oracles).ljust(w)
+                for t, w in zip(targets, widths, strict=True)
             ]
             out.append(s.ljust(width) + " | " + " | ".join(cells))
     out.append("")

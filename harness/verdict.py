@@ -76,10 +76,11 @@ class Tally:
         """JSON-ready."""
         return {"run": self.run, "skipped_unsupported": self.unsupported, "failed": self.failed}
 
-    def line(self, noun: str) -> str:
-        """``5 ops run (1 failed: tanh); 2 skipped-unsupported: gather, take``."""
+    def line(self, noun: str, limit: int | None = 12) -> str:
+        """``5 ops run (...); 1 failed: tanh; 2 skipped-unsupported: gather, take``; the
+        names of what ran are listed when there are at most ``limit`` (None: always)."""
         text = f"{len(self.run)} {noun} run"
-        if self.run and len(self.run) <= 12:
+        if self.run and (limit is None or len(self.run) <= limit):
             text += f" ({', '.join(self.run)})"
         if self.failed:
             text += f"; {len(self.failed)} failed: {', '.join(self.failed)}"
@@ -149,7 +150,7 @@ class TargetVerdict:
         out.append(f"  ops       {self.ops.line(f'of {total} ops')}")
         out.append(f"  oracles   {self.oracles.line('oracles')}")
         if self.training is not None:
-            out.append(f"  training  {self.training.line('training cases')}")
+            out.append(f"  training  {self.training.line('training cases', None)}")
         out += [f"  failing   {f}" for f in self.failures]
         return out
 

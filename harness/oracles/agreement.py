@@ -94,10 +94,20 @@ class Context:
         return f"{self.target}  {self.op}  {self.oracle}  {self.dtype}"
 
 
+def rel_floor(atol: float) -> float:
+    """The smallest denominator of a relative error: ``atol`` (the tiniest float if 0)."""
+    return max(float(atol), float(np.finfo(np.float64).tiny))
+
+
 def compare_arrays(
     actual: np.ndarray, expected: np.ndarray, *, rtol: float, atol: float
 ) -> Agreement:
-    """Elementwise ``|actual - expected| <= atol + rtol * |expected|`` (NaN equals NaN)."""
+    """Elementwise ``|actual - expected| <= atol + rtol * |expected|`` (NaN equals NaN).
+
+    The relative error reported is ``|actual - expected| / max(|expected|, atol)``: where
+    the expected value is 0 (or below ``atol``) the error is measured against ``atol``,
+    the scale the check allows there, not against a denormal (which gave 4.5e+305).
+    """
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
@@ -112,7 +122,7 @@ def compare_arrays(
         err = np.where(both_nan | same_inf, 0.0, np.abs(a - e))
         err = np.where(np.isnan(err), math.inf, err)
         allowed = atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0))
-        rel = err / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+        rel = err / np.maximum(np.abs(e), rel_floor(atol))
         ratio = np.where(allowed > 0, err / allowed, np.where(err > 0, math.inf, 0.0))
     bad = ratio > 1.0
     worst = np.unravel_index(int(np.argmax(ratio)), a.shape)
@@ -136,7 +146,7 @@ def _inner_agreement(lhs: float, rhs: float, allowed: float, detail: str) -> Agr
     return Agreement(
         passed=err <= allowed,
         max_abs=err,
-        max_rel=err / max(abs(rhs), np.finfo(np.float64).tiny),
+        max_rel=err / max(abs(rhs), rel_floor(allowed)),
         ratio=err / allowed if allowed > 0 else (0.0 if err == 0 else math.inf),
         actual=lhs,
         expected=rhs,
