@@ -75,16 +75,16 @@ class _Lazy(Backend):
     def devices(self) -> list[DeviceStatus]:
         return [DeviceStatus("cpu", True)]
 
-    def asarray(self, x, device):  # type: ignore[no-untyped-def]
+    def asarray(self, x, device):
         return x
 
-    def to_numpy(self, x):  # type: ignore[no-untyped-def]
+    def to_numpy(self, x):
         return np.asarray(x)
 
-    def ops(self):  # type: ignore[no-untyped-def]
+    def ops(self):
         return {}
 
-    def vjp(self, fn, primals, cotangent, *, device, argnums=None):  # type: ignore[no-untyped-def]
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         raise NotImplementedError
 
 
