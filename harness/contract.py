@@ -106,6 +106,13 @@ class Backend(ABC):
 
     Subclasses set ``name`` and ``capabilities`` as class attributes and import their
     framework only inside methods, so that discovering a backend costs nothing.
+
+    Capabilities are read once, after :meth:`load`: a backend that can only tell what it
+    supports once its framework is loaded (float64 enabled, forward mode present) sets
+    ``self.capabilities`` in ``load()``; otherwise the class attribute stands. Discovery
+    then checks the value (:func:`harness.discovery.checked_capabilities`: a
+    :class:`Capabilities` with known dtypes, else the targets are unavailable with that
+    reason) and nothing reads it before, or changes it after.
     """
 
     name: ClassVar[str]
@@ -116,7 +123,8 @@ class Backend(ABC):
         """Import the framework. Raise (ImportError, ...) if it cannot be used at all.
 
         Discovery calls this once; a failure becomes a visible warning and every target of
-        the backend is listed as unavailable with the error as its reason.
+        the backend is listed as unavailable with the error as its reason. It may set
+        ``self.capabilities`` (see the class docstring).
         """
 
     @abstractmethod

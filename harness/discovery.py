@@ -186,6 +186,7 @@ def load_targets(ep: EntryPoint) -> list[Target]:
     try:
         backend = instantiate(ep)
         backend.load()
+        backend.capabilities = checked_capabilities(backend)  # type: ignore[misc]
         version = backend.version()
         devices = backend.devices()
     except Exception as e:
@@ -198,6 +199,37 @@ def load_targets(ep: EntryPoint) -> list[Target]:
         broken = _Broken(ep.name, f"failed to load: {msg}")
         return [Target(broken, ep.name, "*", False, broken.error)]
     return [Target(backend, ep.name, d.device, d.available, d.reason, version) for d in devices]
+
+
+DTYPES = ("float32", "float64")
+"""The dtypes a backend may declare (the ones the suites check)."""
+
+
+class CapabilitiesError(TypeError):
+    """A backend's ``capabilities`` is not a valid :class:`~harness.contract.Capabilities`."""
+
+
+def checked_capabilities(backend: Backend) -> Capabilities:
+    """``backend.capabilities`` read once, after :meth:`~harness.contract.Backend.load`.
+
+    The contract's rule: capabilities are a class attribute, or set by ``load()`` (for a
+    backend that learns them from its framework); discovery reads them here, once, and
+    pins them on the instance, so every later reader sees the same value. Anything but a
+    :class:`Capabilities` with known dtypes is a :class:`CapabilitiesError` that says so,
+    and the backend's targets become unavailable with that reason.
+    """
+    caps = getattr(backend, "capabilities", None)
+    if not isinstance(caps, Capabilities):
+        raise CapabilitiesError(
+            f"capabilities must be a harness.contract.Capabilities (a class attribute, or "
+            f"set in load()), got {type(caps).__name__}"
+        )
+    if not isinstance(caps.dtypes, tuple) or not set(caps.dtypes) <= set(DTYPES):
+        raise CapabilitiesError(
+            f"capabilities.dtypes must be a tuple drawn from {', '.join(DTYPES)}, "
+            f"got {caps.dtypes!r}"
+        )
+    return caps
 
 
 def all_targets() -> list[Target]:

@@ -4,7 +4,8 @@ A *subject* is a catalog op (kind ``op``), a model of the metamorphic properties
 ``model``) or a training workload (kind ``training``). Statuses:
 
 ``pass``              every example agreed
-``fail``              a disagreement (or an error) that no known divergence covers
+``fail``              a disagreement that no known divergence covers
+``error``             the target raised while the check ran (its op, VJP, training...)
 ``xfail``             a disagreement a known-divergence entry covers
 ``stale``             a known-divergence entry covered the check, yet it passed
 ``skip-unsupported``  the target lacks the op, the dtype or the capability (with the reason)
@@ -26,17 +27,26 @@ from typing import Any
 from harness.files import atomic_write_text
 from harness.oracles import registry
 
-STATUSES = ("pass", "fail", "xfail", "stale", "skip-unsupported", "skip")
+STATUSES = ("pass", "fail", "error", "xfail", "stale", "skip-unsupported", "skip")
 SYMBOLS = {
     "pass": "✓",
     "fail": "✗",
+    "error": "E",
     "xfail": "x",
     "stale": "!",
     "skip-unsupported": "-",
     "skip": "s",
 }
 NOT_RUN = "·"
-_SEVERITY = {"fail": 5, "xfail": 4, "stale": 3, "pass": 2, "skip-unsupported": 1, "skip": 0}
+_SEVERITY = {
+    "error": 6,
+    "fail": 5,
+    "xfail": 4,
+    "stale": 3,
+    "pass": 2,
+    "skip-unsupported": 1,
+    "skip": 0,
+}
 DTYPES = ("float32", "float64")
 KIND_TITLES = {
     "op": "Ops",
@@ -61,6 +71,9 @@ class Row:
     ratio: float | None = None
     """Largest error as a fraction of what was allowed (<= 1 passes)."""
     examples: int = 0
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    """The examples run (the first few: each input's shape, dtype and small arrays' values,
+    and the seed), :func:`harness.oracles.checks.describe_example`."""
     divergence: str | None = None
     """The known-divergence entry covering the check (pattern @ file:line), if any."""
     nodeid: str = ""
@@ -119,6 +132,7 @@ def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] =
             "max_rel_error": r.to_dict()["max_rel"],
             "tolerance_ratio": r.to_dict()["ratio"],
             "examples": r.examples,
+            "inputs": r.inputs,
             "reason": r.reason,
             "divergence": r.divergence,
         }
@@ -126,7 +140,7 @@ def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] =
         "meta": meta,
         "counts": counts(rows),
         "stale_divergences": list(stale),
-        "failures": [r.to_dict() for r in rows if r.status == "fail"],
+        "failures": [r.to_dict() for r in rows if r.status in ("fail", "error")],
         "results": nested,
     }
 
@@ -196,7 +210,7 @@ def markdown(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] = (
         for s in _subject_order(kind, subjects):
             cells = [_cell(index, t, s, o) for t in targets for o in oracles]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
-    problems = [r for r in rows if r.status in ("fail", "xfail", "skip-unsupported")]
+    problems = [r for r in rows if r.status in ("fail", "error", "xfail", "skip-unsupported")]
     if problems:
         lines += ["", "## Failures, known divergences and unsupported checks", ""]
         for r in sorted(problems, key=lambda r: (r.status or "", r.key)):
@@ -230,15 +244,22 @@ def terminal(rows: Sequence[Row], stale: Sequence[str] = ()) -> str:
             + ", ".join(f"{a}={o}" for a, o in zip(abbrev, oracles, strict=True))
             + ")"
         )
-        out.append(" " * width + " | " + " | ".join(t[:block].ljust(block) for t in targets))
+        # A column is as wide as its target's name: a name is never cut.
+        widths = [max(block, len(t)) for t in targets]
         out.append(
             " " * width
             + " | "
-            + " | ".join("".join(a.ljust(cellw + 1) for a in abbrev) for _ in targets)
+            + " | ".join(t.ljust(w) for t, w in zip(targets, widths, strict=True))
+        )
+        out.append(
+            " " * width
+            + " | "
+            + " | ".join("".join(a.ljust(cellw + 1) for a in abbrev).ljust(w) for w in widths)
         )
         for s in _subject_order(kind, subjects):
             cells = [
-                "".join(_cell(index, t, s, o).ljust(cellw + 1) for o in oracles) for t in targets
+                "".join(_cell(index, t, s, o).ljust(cellw + 1) for o in oracles).ljust(w)
+                for t, w in zip(targets, widths, strict=True)
             ]
             out.append(s.ljust(width) + " | " + " | ".join(cells))
     out.append("")

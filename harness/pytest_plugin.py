@@ -45,6 +45,8 @@ from harness.discovery import Target
 
 ENV_PARITY_OUT = "HARNESS_PARITY_OUT"
 ENV_PROFILE = "HARNESS_PROFILE"
+ENV_TRAINING_CASES = "HARNESS_TRAINING_CASES"
+TRAINING_SUBSETS = ("all", "quick")
 DEFAULT_OUT = "results/parity"
 _WORKER_KEY = "harness_parity_rows"
 _LOADGROUP_KEY = "harness_loadgroup"
@@ -161,6 +163,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "the available backend with the highest reference_priority",
     )
     group.addoption(
+        "--training-cases",
+        default=None,
+        choices=TRAINING_SUBSETS,
+        help="which training cases the training suites run: all (default "
+        f"${ENV_TRAINING_CASES}, else all) or quick (the mini-batch ones)",
+    )
+    group.addoption(
         "--parity-out",
         default=None,
         help=f"where report.json and coverage.md go; default $HARNESS_PARITY_OUT, else "
@@ -180,6 +189,17 @@ def _profile(config: pytest.Config) -> str:
             f"unknown Hypothesis profile {name!r}; valid profiles: {', '.join(PROFILES)}"
         ) from None
     return name
+
+
+def training_cases(config: pytest.Config) -> tuple[oracles.TrainingCase, ...]:
+    """The training cases to run: ``--training-cases`` / ``$HARNESS_TRAINING_CASES``."""
+    name = config.getoption("training_cases") or os.environ.get(ENV_TRAINING_CASES) or "all"
+    if name not in TRAINING_SUBSETS:
+        raise pytest.UsageError(
+            f"${ENV_TRAINING_CASES}: unknown training cases {name!r}; valid choices: "
+            + ", ".join(TRAINING_SUBSETS)
+        )
+    return oracles.QUICK_TRAINING_CASES if name == "quick" else oracles.TRAINING_CASES
 
 
 def _reference(config: pytest.Config) -> Target | None:
@@ -362,7 +382,9 @@ class Parity:
             if entry is not None:
                 row.status = "xfail"
                 pytest.xfail(f"known divergence ({entry.where}): {entry.reason}")
-            row.status = "fail"
+            # A verdict (OracleFailure, TrainingFailure) is a disagreement; anything the
+            # target raised is its own outcome.
+            row.status = "fail" if isinstance(e, AssertionError) else "error"
             raise
         _numbers(row, result)
         if entry is not None:
@@ -433,8 +455,11 @@ class Parity:
 def _numbers(row: report.Row, obj: Any) -> None:
     """Copy the largest errors seen from an Observed / Agreement / Verdict / exception."""
     ag = None
+    seen = getattr(obj, "harness_observed", None)  # the examples a failing property ran
+    if isinstance(seen, oracles.Observed):
+        row.examples, row.inputs = seen.examples, seen.inputs
     if isinstance(obj, oracles.Observed):
-        row.examples = obj.examples
+        row.examples, row.inputs = obj.examples, obj.inputs
         ag = obj.worst
     elif isinstance(obj, oracles.Agreement):
         ag = obj

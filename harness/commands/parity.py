@@ -7,8 +7,11 @@ The suites ship inside the installed ``suites`` package (``suites/parity``); the
 ``<--out>/<UTC timestamp>-<short id>/`` assembled under a temporary name and renamed when
 pytest has finished. Extra pytest arguments go after ``--`` (``harness parity -- -k relu``).
 
-Exit codes: 0 every check passed, 1 a check failed (or pytest collected nothing, or stopped
-abnormally), 2 bad input (unknown target or profile, unwritable folder; nothing runs).
+The verdict is :mod:`harness.verdict`'s, per target, from the rows of ``report.json`` (the
+harness' own machinery tests never count). Exit codes: 0 PASS, 1 FAIL (a check failed or
+raised, or pytest stopped abnormally), 2 bad input (unknown target or profile, a bad
+``--min-ops``, an unwritable folder; nothing runs), 3 NOTHING CHECKED (pytest collected
+nothing, or no op check exercised a target) or TOO FEW OPS (under ``--min-ops``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness import discovery, files, interrupt
+from harness import discovery, files, interrupt, verdict
 from harness.cli import UsageError, add_targets_argument
 
 NAME = "parity"
@@ -69,6 +72,26 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         default="ci",
         help=f"Hypothesis profile: {', '.join(PROFILES)} (default %(default)s)",
     )
+    add_min_ops_argument(p)
+
+
+def add_min_ops_argument(p: argparse.ArgumentParser) -> None:
+    """``--min-ops N`` (shared with ``check``)."""
+    p.add_argument(
+        "--min-ops",
+        default=None,
+        metavar="N",
+        help="fail as TOO FEW OPS (exit 3) unless at least N catalog ops were exercised on "
+        "each target (1 to the catalog's size; for plugin CI)",
+    )
+
+
+def validate_min_ops(args: argparse.Namespace) -> int | None:
+    """``--min-ops`` as an int, or a usage error naming the option and the valid range."""
+    try:
+        return verdict.validate_min_ops(getattr(args, "min_ops", None))
+    except verdict.MinOpsError as e:
+        raise UsageError(str(e)) from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -172,7 +195,7 @@ class SuiteResult:
 
 
 def run_suite(
-    suite: str,
+    suite: str | Sequence[str],
     *,
     targets: list[str],
     reference: str,
@@ -182,19 +205,21 @@ def run_suite(
     echo: TextIO,
     cache_dir: Path | None = None,
 ) -> SuiteResult:
-    """Run ``suites/<suite>`` through pytest in a subprocess, echoing its output to ``echo``.
+    """Run ``suites/<suite>`` (or several suite folders, in one pytest) through pytest in a
+    subprocess, echoing its output to ``echo``.
 
     pytest's cache (what ``--lf`` / ``--ff`` read) goes to ``cache_dir``, a folder of ours
     (:func:`cache_folder`), never a ``.pytest_cache`` in the user's working folder; without
     one the cache is off.
     """
-    folder = suites_dir(suite)
+    names = [suite] if isinstance(suite, str) else list(suite)
+    folders = [str(suites_dir(name)) for name in names]
     parity_out.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
         "-m",
         "pytest",
-        str(folder),
+        *folders,
         "--targets",
         ",".join(targets),
         "--reference",
@@ -227,7 +252,7 @@ def run_suite(
             rep = None
     cov = parity_out / "coverage.md"
     return SuiteResult(
-        suite=suite,
+        suite=",".join(names),
         command=["python", "-m", "pytest", *cmd[3:]],
         returncode=rc,
         counts=counts,
@@ -327,10 +352,12 @@ def pytest_extra(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate, run the parity suites, print the coverage matrix."""
+    """Validate, run the parity suites, print the coverage matrix and the verdict."""
     profile = validate_profile(args.profile)
+    min_ops = validate_min_ops(args)
     files.check_writable(Path(args.out), "--out")
-    targets = [t.name for t in discovery.select(args.targets, require_available=True).targets]
+    selected = discovery.select(args.targets, require_available=True).targets
+    targets = [t.name for t in selected]
     reference = discovery.resolve_reference(args.reference)
     suites_dir("parity")
     run_id = files.new_run_id()
@@ -360,14 +387,17 @@ def run(args: argparse.Namespace) -> int:
         )
         return exit_code(res.returncode)
     res.out_dir = final
-    code = exit_code(res.returncode)
+    v = judge(res, selected, training_expected=False, min_ops=min_ops)
+    code = 2 if exit_code(res.returncode) == 2 else v.exit_code
     if args.json:
         doc = {
             "ok": code == 0,
             "exit_code": code,
+            "outcome": v.outcome,
             "targets": targets,
             "reference": reference.name,
             "profile": profile,
+            "verdict": v.to_dict(),
             **res.to_dict(),
         }
         print(files.dumps(doc), end="")
@@ -378,6 +408,27 @@ def run(args: argparse.Namespace) -> int:
         print()
     elif not res.coverage:
         print(f"(the suites wrote no coverage.md in {final})")
-    print(f"parity {res.status}: {res.tally()}")
+    print(f"pytest: {res.tally()}")
+    for line in v.lines():
+        print(line)
+    print(f"parity {v.outcome}")
     print(f"wrote {final}")
     return code
+
+
+def judge(
+    res: SuiteResult,
+    targets: Sequence[discovery.Target],
+    *,
+    training_expected: bool,
+    min_ops: int | None,
+) -> verdict.Verdict:
+    """The verdict (:func:`harness.verdict.judge`) of a suites run over ``targets``."""
+    return verdict.judge(
+        [t.name for t in targets],
+        res.report,
+        pytest_exit=res.returncode,
+        declares_training={t.name: t.backend.capabilities.training for t in targets},
+        training_expected=training_expected,
+        min_ops=min_ops,
+    )

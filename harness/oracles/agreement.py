@@ -27,6 +27,28 @@ class OracleFailure(AssertionError):
         self.agreement = agreement
 
 
+class ComputationError(Exception):
+    """The target raised while a check ran (a crash in its op, VJP, JVP or training).
+
+    Its own outcome, ``error``, apart from a disagreement; ``str()`` is a report like a
+    disagreement's (:func:`error_report`): target, subject, oracle, dtype, the exception
+    with the innermost frames of its traceback, the inputs and a reproducer.
+    """
+
+    def __init__(self, message: str, exc_type: str = "") -> None:
+        super().__init__(message)
+        self.exc_type = exc_type
+
+
+def raised(exc: BaseException, frames: int = 3) -> str:
+    """``TypeName: message`` and the innermost ``frames`` frames of its traceback."""
+    import traceback
+
+    tb = traceback.extract_tb(exc.__traceback__)[-frames:]
+    where = [f"    {f.filename}:{f.lineno} in {f.name}: {f.line or ''}".rstrip() for f in tb]
+    return "\n".join([f"raised {type(exc).__name__}: {exc}".rstrip(), *where])
+
+
 class NotApplicable(Exception):
     """The check does not apply (the reference compared with itself, no reference target)."""
 
@@ -72,10 +94,20 @@ class Context:
         return f"{self.target}  {self.op}  {self.oracle}  {self.dtype}"
 
 
+def rel_floor(atol: float) -> float:
+    """The smallest denominator of a relative error: ``atol`` (the tiniest float if 0)."""
+    return max(float(atol), float(np.finfo(np.float64).tiny))
+
+
 def compare_arrays(
     actual: np.ndarray, expected: np.ndarray, *, rtol: float, atol: float
 ) -> Agreement:
-    """Elementwise ``|actual - expected| <= atol + rtol * |expected|`` (NaN equals NaN)."""
+    """Elementwise ``|actual - expected| <= atol + rtol * |expected|`` (NaN equals NaN).
+
+    The relative error reported is ``|actual - expected| / max(|expected|, atol)``: where
+    the expected value is 0 (or below ``atol``) the error is measured against ``atol``,
+    the scale the check allows there, not against a denormal (which gave 4.5e+305).
+    """
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
     if a.shape != e.shape:
@@ -90,7 +122,7 @@ def compare_arrays(
         err = np.where(both_nan | same_inf, 0.0, np.abs(a - e))
         err = np.where(np.isnan(err), math.inf, err)
         allowed = atol + rtol * np.abs(np.where(np.isfinite(e), e, 0.0))
-        rel = err / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+        rel = err / np.maximum(np.abs(e), rel_floor(atol))
         ratio = np.where(allowed > 0, err / allowed, np.where(err > 0, math.inf, 0.0))
     bad = ratio > 1.0
     worst = np.unravel_index(int(np.argmax(ratio)), a.shape)
@@ -114,7 +146,7 @@ def _inner_agreement(lhs: float, rhs: float, allowed: float, detail: str) -> Agr
     return Agreement(
         passed=err <= allowed,
         max_abs=err,
-        max_rel=err / max(abs(rhs), np.finfo(np.float64).tiny),
+        max_rel=err / max(abs(rhs), rel_floor(allowed)),
         ratio=err / allowed if allowed > 0 else (0.0 if err == 0 else math.inf),
         actual=lhs,
         expected=rhs,
@@ -191,6 +223,18 @@ def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: fl
     lines.append(f"seed (cotangents, directions): {ctx.seed}")
     lines.append("reproducer:")
     lines.append(reproducer(ctx))
+    return "\n".join(lines)
+
+
+def error_report(ctx: Context, exc: BaseException, reproducer_text: str | None = None) -> str:
+    """The message of a :class:`ComputationError`: what raised, the inputs, a reproducer."""
+    lines = [f"{ctx.title}: the target raised while the check ran", "  " + raised(exc)]
+    if ctx.inputs:
+        lines.append("inputs:")
+        lines.append(_describe_inputs(ctx))
+        lines.append(f"seed (cotangents, directions): {ctx.seed}")
+    lines.append("reproducer:")
+    lines.append(reproducer_text if reproducer_text is not None else reproducer(ctx))
     return "\n".join(lines)
 
 

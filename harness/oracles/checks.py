@@ -7,11 +7,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from harness import strategies as strat
 from harness.contract import Unsupported
 from harness.oracles import registry
-from harness.oracles.agreement import Agreement, NotApplicable
-from harness.oracles.models import ModelCase, model_draws
+from harness.oracles.agreement import (
+    Agreement,
+    ComputationError,
+    Context,
+    NotApplicable,
+    OracleFailure,
+    error_report,
+)
+from harness.oracles.models import ModelCase, model_draws, model_reproducer
 from harness.oracles.ops import require
 
 if TYPE_CHECKING:
@@ -26,17 +35,44 @@ class _SkipNotApplicable(unittest.SkipTest):
     pass
 
 
+RECORDED_EXAMPLES = 20
+"""At most this many examples are described in :attr:`Observed.inputs` (and report.json)."""
+RECORDED_VALUES = 16
+"""An input array of at most this many elements is recorded with its values."""
+
+
+def describe_example(case: Any) -> dict[str, Any]:
+    """A JSON-ready description of one drawn example: its inputs (shape, dtype and, for
+    small arrays, the values) and seed, or the drawn batch of a model property."""
+    inputs = getattr(case, "inputs", None)
+    if inputs is None:
+        return {"draw": repr(case)}
+    out = []
+    for x in inputs:
+        a = np.asarray(x)
+        d: dict[str, Any] = {"shape": list(a.shape), "dtype": a.dtype.name}
+        if a.size <= RECORDED_VALUES:
+            d["values"] = [v if not isinstance(v, float) or np.isfinite(v) else repr(v)
+                           for v in a.ravel().tolist()]  # fmt: skip
+        out.append(d)
+    return {"inputs": out, "seed": int(getattr(case, "seed", 0))}
+
+
 @dataclass
 class Observed:
-    """What a property run saw: examples tried and the worst agreement."""
+    """What a property run saw: examples tried, the worst agreement, and the examples run
+    (the first :data:`RECORDED_EXAMPLES`, described by :func:`describe_example`)."""
 
     examples: int = 0
     worst: Agreement = field(default_factory=lambda: Agreement(True))
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
-    def observe(self, ag: Agreement) -> None:
-        """Count one example and keep the worst agreement."""
+    def observe(self, ag: Agreement | None, case: Any = None) -> None:
+        """Count one example (``ag`` None: it raised) and keep the worst agreement."""
         self.examples += 1
-        if (not ag.passed, ag.ratio) > (not self.worst.passed, self.worst.ratio):
+        if case is not None and len(self.inputs) < RECORDED_EXAMPLES:
+            self.inputs.append(describe_example(case))
+        if ag is not None and (not ag.passed, ag.ratio) > (not self.worst.passed, self.worst.ratio):
             self.worst = ag
 
 
@@ -68,7 +104,10 @@ def run_property(
             raise _SkipUnsupported(str(e)) from e
         except NotApplicable as e:
             raise _SkipNotApplicable(str(e)) from e
-        observed.observe(ag)
+        except Exception:
+            observed.observe(None, case)
+            raise
+        observed.observe(ag, case)
 
     prop._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
     base = settings if settings is not None else hypothesis.settings()
@@ -84,7 +123,28 @@ def run_property(
         raise Unsupported(str(e)) from None
     except _SkipNotApplicable as e:
         raise NotApplicable(str(e)) from None
+    except Exception as e:
+        e.harness_observed = observed  # type: ignore[attr-defined]  # the report's examples
+        raise
     return observed
+
+
+def _guarded(
+    test: Callable[[Any], Agreement], context: Callable[[Any], tuple[Context, str | None]]
+) -> Callable[[Any], Agreement]:
+    """``test`` with any exception but a verdict turned into a :class:`ComputationError`
+    whose report names the check (``context(case)``: its Context and reproducer)."""
+
+    def run(case: Any) -> Agreement:
+        try:
+            return test(case)
+        except (OracleFailure, ComputationError, Unsupported, NotApplicable):
+            raise
+        except Exception as e:
+            ctx, repro = context(case)
+            raise ComputationError(error_report(ctx, e, repro), type(e).__name__) from e
+
+    return run
 
 
 def check_op(
@@ -110,8 +170,13 @@ def check_op(
     def test(case: strat.OpCase) -> Agreement:
         return fn(target, op, list(case.inputs), seed=case.seed, reference=reference)
 
+    ref = reference.name if reference is not None and getattr(fn, "uses_reference", False) else None
+
+    def context(case: strat.OpCase) -> tuple[Context, str | None]:
+        return Context(target.name, op, oracle, dtype, tuple(case.inputs), case.seed, ref), None
+
     return run_property(
-        test,
+        _guarded(test, context),
         strat.op_cases(op, dtype, compact),
         settings=settings,
         key=key or f"{op}/{dtype}",
@@ -134,8 +199,15 @@ def check_model(
     fn = registry.get(prop, "model").check
     if dtype not in target.backend.capabilities.dtypes:
         raise Unsupported(f"{target.name} does not support {dtype}")
+
+    def context(draw: Any) -> tuple[Context, str | None]:
+        return (
+            Context(target.name, case.id, prop, dtype),
+            model_reproducer(target.name, prop, case, dtype, draw),
+        )
+
     return run_property(
-        lambda d: fn(target, case, dtype, d),
+        _guarded(lambda d: fn(target, case, dtype, d), context),
         model_draws(compact=compact),
         settings=settings,
         key=key or f"{case.id}/{dtype}",

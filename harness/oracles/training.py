@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from harness.contract import History, Unsupported
-from harness.oracles.agreement import NotApplicable
+from harness.oracles.agreement import ComputationError, NotApplicable, raised
 from harness.trajectory import Verdict, compare
 
 if TYPE_CHECKING:
@@ -67,6 +67,14 @@ TRAINING_CASES: tuple[TrainingCase, ...] = tuple(
 """Logistic regression and a two-hidden-layer MLP (64, 32) on breast cancer, a softmax MLP
 (64, 32) on digits; full batch and mini-batch; SGD, momentum and Adam."""
 
+QUICK_TRAINING_CASES: tuple[TrainingCase, ...] = tuple(
+    c for c in TRAINING_CASES if c.mode == "minibatch"
+)
+"""The mini-batch cases only (``harness check --quick``): every model, loss and optimizer of
+:data:`TRAINING_CASES`, 10 epochs each instead of 200-250 full-batch ones. A mini-batch run
+goes through every code path of a full-batch one (forward, loss, backward, update) and adds
+the batch loop and the partial last batch."""
+
 
 class TrainingFailure(AssertionError):
     """A training run diverged from the reference or missed its accuracy."""
@@ -95,17 +103,75 @@ class RunCache:
                 self.runs[k] = target.backend.train(case.build(dtype), device=target.device)
             except Unsupported as e:
                 self.runs[k] = e
+            except Exception as e:  # the target's training crashed: the outcome ``error``
+                self.runs[k] = ComputationError(
+                    _train_error(target, case, dtype, e), type(e).__name__
+                )
         run = self.runs[k]
         if isinstance(run, BaseException):
             raise run
         return run
 
 
-def _step_label(case: TrainingCase, step: int | None) -> str:
+def _train_error(target: Target, case: TrainingCase, dtype: str, exc: BaseException) -> str:
+    return "\n".join(
+        [
+            f"{target.name}  {case.id}  training  {dtype}: the target raised while training",
+            "  " + raised(exc),
+            "reproducer:",
+            "from harness import discovery, oracles",
+            f"case = {_case_literal(case)}",
+            f'discovery.get_target("{target.name}").backend.train(case.build("{dtype}"), '
+            f'device="{target.device}")',
+        ]
+    )
+
+
+def _case_literal(case: TrainingCase) -> str:
+    return (
+        f"oracles.TrainingCase({case.dataset!r}, {case.model!r}, {case.optimizer!r}, "
+        f"{case.mode!r}, {case.epochs})"
+    )
+
+
+def steps_per_epoch(n_steps: int, n_epochs: int) -> int | None:
+    """A run's steps per epoch from its totals (None when they do not divide evenly)."""
+    if n_epochs <= 0 or n_steps % n_epochs:
+        return None
+    return n_steps // n_epochs
+
+
+def _layout(case: TrainingCase, got: History, ref: History) -> tuple[int | None, int, list[str]]:
+    """(the run's steps per epoch or None, the reference's, lines saying how they differ)."""
+    per_ref = len(case.build("float64").batches[0]) if case.mode == "minibatch" else 1
+    epochs = len(got.epoch_train_loss) or case.epochs
+    per_got = steps_per_epoch(len(got.step_loss), epochs)
+    if len(got.step_loss) == len(ref.step_loss) and per_got in (None, per_ref):
+        return per_got, per_ref, []
+    if per_got is not None:
+        first = (
+            f"  steps per epoch differ: epoch 0 has {per_got} against the reference's "
+            f"{per_ref} ({len(got.step_loss)} steps in {epochs} epochs against "
+            f"{len(ref.step_loss)} in {case.epochs})"
+        )
+    else:
+        first = (
+            f"  steps per epoch differ: {len(got.step_loss)} steps in {epochs} epochs (not the "
+            f"same number in each) against the reference's {per_ref} per epoch "
+            f"({len(ref.step_loss)} in {case.epochs})"
+        )
+    return per_got, per_ref, [first]
+
+
+def _step_label(step: int | None, per_got: int | None, per_ref: int) -> str:
+    """Step ``step`` by the run's own epoch layout (and the reference's when it differs)."""
     if step is None:
         return "none"
-    per = len(case.build("float64").batches[0]) if case.mode == "minibatch" else 1
-    return f"{step} (epoch {step // per}, step {step % per} of the epoch)"
+    per = per_got if per_got is not None else per_ref
+    label = f"{step} (epoch {step // per}, step {step % per} of the epoch"
+    if per != per_ref:
+        label += f"; the reference's epoch {step // per_ref}, step {step % per_ref}"
+    return label + ")"
 
 
 def trajectory(
@@ -134,25 +200,23 @@ def trajectory(
     verdict = compare(ref, got, dtype)
     if verdict.agrees:
         return verdict
+    # A different batch schedule (a dropped or extra partial batch) comes first: every later
+    # step is misaligned, so the step where losses first differ is only a consequence.
+    per_got, per_ref, layout = _layout(case, got, ref)
     lines = [
         f"{target.name}  {case.id}  trajectory  {dtype}: diverges from {reference.name} "
         f"({ref_dtype})",
+        *layout,
         f"  {verdict.summary()}",
-        f"  first diverging step: {_step_label(case, verdict.first_diverging_step)}",
+        "  first diverging step: " + _step_label(verdict.first_diverging_step, per_got, per_ref),
     ]
-    if len(got.step_loss) != len(ref.step_loss):  # compare() located it in the common prefix
-        lines.append(
-            f"  step count: {len(got.step_loss)} against {len(ref.step_loss)} in the reference "
-            f"({case.epochs} epochs of {len(case.build('float64').batches[0])} steps)"
-        )
     lines.append(
         "  parameter drift: " + ", ".join(f"{k} {v:.2e}" for k, v in verdict.param_drift.items())
     )
     lines += [
         "reproducer:",
         "from harness import discovery, oracles",
-        f"case = oracles.TrainingCase({case.dataset!r}, {case.model!r}, {case.optimizer!r}, "
-        f"{case.mode!r}, {case.epochs})",
+        f"case = {_case_literal(case)}",
         f'print(oracles.trajectory(discovery.get_target("{target.name}"), case, "{dtype}",',
         f'    reference=discovery.get_target("{reference.name}"), runs=oracles.RunCache()))',
     ]

@@ -7,15 +7,17 @@ real backends break:
 * :class:`WrongBroadcastReduction` -- ``add``'s backward averages a broadcast input's
   gradient over the broadcast dimensions instead of summing it.
 * :class:`LoopTrainer` -- a training loop written against the contract (the real backend's
-  ops and VJP, NumPy optimizers with PyTorch's rules) with switchable bugs: a sum-reduced
+  ops and VJP, NumPy SGD and Adam with PyTorch's rules) with switchable bugs: a sum-reduced
   loss's gradient, a dampened (EMA) momentum rule, a data loader that drops the last partial
-  batch. Without a bug it must agree with the reference run.
+  batch, an Adam without bias correction. Without a bug it must agree with the reference
+  run.
 
 The wrappers are framework-free, so they work over whichever backend is the reference.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -147,12 +149,14 @@ class LoopTrainer(Wrapped):
     """Training written against the contract, with one optional bug.
 
     ``bug`` is None (correct), ``"sum_loss"`` (the gradient of the summed loss while the mean
-    is logged), ``"ema_momentum"`` (``buf = m*buf + (1-m)*g`` from zero, instead of
-    PyTorch's ``buf = g`` then ``buf = m*buf + g``) or ``"drop_last"`` (the loader skips the
-    last partial batch of each epoch).
+    is logged: a cross-entropy or BCE with ``reduction="sum"``), ``"ema_momentum"``
+    (``buf = m*buf + (1-m)*g`` from zero, instead of PyTorch's ``buf = g`` then
+    ``buf = m*buf + g``), ``"drop_last"`` (the loader skips the last partial batch of each
+    epoch) or ``"adam_no_bias_correction"`` (Adam's moments used without dividing by
+    ``1 - beta**t``).
     """
 
-    BUGS = (None, "sum_loss", "ema_momentum", "drop_last")
+    BUGS = (None, "sum_loss", "ema_momentum", "drop_last", "adam_no_bias_correction")
 
     def __init__(self, inner: Backend, bug: str | None = None) -> None:
         if bug not in self.BUGS:
@@ -168,8 +172,6 @@ class LoopTrainer(Wrapped):
         on_epoch: Callable[[int], None] | None = None,
     ) -> History:
         spec, opt, ds = workload.model, workload.optimizer, workload.dataset
-        if opt.kind != "sgd" or opt.nesterov or opt.weight_decay or opt.dampening:
-            raise ValueError("LoopTrainer implements plain SGD and SGD with momentum only")
         ops = self.inner.ops()
         f = model_loss(ops, spec.sizes, spec.activation, spec.loss)
         binary = spec.loss == "bce_with_logits"
@@ -179,7 +181,7 @@ class LoopTrainer(Wrapped):
 
         params = [p.copy() for p in workload.init_params]
         n = len(params)
-        bufs: list[np.ndarray | None] = [None] * n
+        update = _Optimizer(opt, n, self.bug)
         one = np.ones((), dtype=workload.dtype)
         full_batch = max(len(b) for b in workload.batches[0])
         step_loss, train_loss, test_acc, epoch_s = [], [], [], []
@@ -196,16 +198,7 @@ class LoopTrainer(Wrapped):
                     # d(sum of per-row losses) = batch size * d(mean loss).
                     grads = [g * len(idx) for g in grads]
                 step_loss.append(float(np.asarray(value)))
-                for k, g in enumerate(grads):
-                    if opt.momentum:
-                        buf = bufs[k]
-                        if self.bug == "ema_momentum":
-                            prev = np.zeros_like(g) if buf is None else buf
-                            buf = opt.momentum * prev + (1 - opt.momentum) * g
-                        else:
-                            buf = g.copy() if buf is None else opt.momentum * buf + g
-                        bufs[k] = g = buf
-                    params[k] = (params[k] - opt.lr * g).astype(workload.dtype)
+                params = [p.astype(workload.dtype) for p in update(params, grads)]
             epoch_s.append(time.perf_counter() - t0)
             arrays = [*params, ds.x_train, labels(ds.y_train)]
             loss_all = f(*(self.inner.asarray(a, device) for a in arrays))
@@ -234,3 +227,51 @@ class LoopTrainer(Wrapped):
             (logits[:, 0] > 0).astype(ds.y_test.dtype) if logits.shape[1] == 1 else logits.argmax(1)
         )
         return float(np.mean(pred == ds.y_test))
+
+
+class _Optimizer:
+    """PyTorch's ``SGD`` (momentum, dampening, nesterov, weight decay) and ``Adam`` in NumPy,
+    with the trainer's optimizer bug (``ema_momentum``, ``adam_no_bias_correction``)."""
+
+    def __init__(self, opt: Any, n: int, bug: str | None) -> None:
+        self.opt, self.bug, self.t = opt, bug, 0
+        self.bufs: list[Any] = [None] * n
+        self.second: list[Any] = [None] * n
+
+    def __call__(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[np.ndarray]:
+        opt = self.opt
+        self.t += 1
+        out = []
+        for k, (p, g) in enumerate(zip(params, grads, strict=True)):
+            g = np.asarray(g)
+            if opt.weight_decay:
+                g = g + opt.weight_decay * p
+            if opt.kind == "adam":
+                out.append(self._adam(k, p, g))
+                continue
+            if opt.momentum:
+                buf = self.bufs[k]
+                if self.bug == "ema_momentum":
+                    prev = np.zeros_like(g) if buf is None else buf
+                    buf = opt.momentum * prev + (1 - opt.momentum) * g
+                else:
+                    buf = g.copy() if buf is None else opt.momentum * buf + (1 - opt.dampening) * g
+                self.bufs[k] = buf
+                g = g + opt.momentum * buf if opt.nesterov else buf
+            out.append(p - opt.lr * g)
+        return out
+
+    def _adam(self, k: int, p: np.ndarray, g: np.ndarray) -> np.ndarray:
+        opt = self.opt
+        b1, b2 = opt.betas
+        m = np.zeros_like(g) if self.bufs[k] is None else self.bufs[k]
+        v = np.zeros_like(g) if self.second[k] is None else self.second[k]
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        self.bufs[k], self.second[k] = m, v
+        if self.bug == "adam_no_bias_correction":
+            return p - opt.lr * m / (np.sqrt(v) + opt.eps)
+        # torch.optim.Adam's order of operations.
+        step_size = opt.lr / (1 - b1**self.t)
+        denom = np.sqrt(v) / math.sqrt(1 - b2**self.t) + opt.eps
+        return p - step_size * (m / denom)

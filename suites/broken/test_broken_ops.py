@@ -15,6 +15,7 @@ from hypothesis import settings
 from harness import oracles
 from harness.discovery import Target
 
+from .registered import VjpCrash
 from .targets import WrongBroadcastReduction, WrongGradient, as_target
 
 
@@ -115,3 +116,48 @@ def test_model_reproducer_reruns_the_check(inner: Target) -> None:
         namespace: dict = {"inner": inner}
         exec(code, namespace)
         assert namespace["result"].passed, prop
+
+
+def test_a_crash_in_the_vjp_is_an_error_with_a_reproducer(inner: Target) -> None:
+    """An exception inside the target's VJP is a ComputationError naming target, op, oracle
+    and dtype, with the shrunk inputs and a reproducer that raises the same exception."""
+    backend = VjpCrash()
+    backend.load()
+    crash = as_target(backend, inner.device)
+    with pytest.raises(oracles.ComputationError) as info:
+        oracles.check_op(
+            "vjp_reference", crash, "mul", "float64", reference=inner,
+            settings=settings.default, compact=True,
+        )  # fmt: skip
+    message = str(info.value)
+    assert message.startswith(
+        f"{crash.name}  mul  vjp_reference  float64: the target raised while the check ran"
+    ), message
+    assert "raised ValueError: cannot reshape" in message and "inputs:" in message
+    assert info.value.harness_observed.examples >= 1  # type: ignore[attr-defined]
+    code = message.split("reproducer:\n", 1)[1]
+    code = code.replace(f'discovery.get_target("{crash.name}")', "crash")
+    code = code.replace(f'discovery.get_target("{inner.name}")', "inner")
+    with pytest.raises(ValueError, match="cannot reshape"):
+        exec(code, {"crash": crash, "inner": inner, "np": np})
+    # ops it does not break pass
+    observed = oracles.check_op(
+        "vjp_reference", crash, "add", "float64", reference=inner, settings=settings.default,
+        compact=True,
+    )  # fmt: skip
+    assert observed.worst.passed
+
+
+def test_observed_records_the_examples_run(inner: Target) -> None:
+    """A property run keeps the examples it ran (shapes, dtypes, small arrays' values)."""
+    observed = oracles.check_op(
+        "forward", inner, "mul", "float32", settings=settings.default, compact=True
+    )
+    assert observed.inputs and len(observed.inputs) == min(observed.examples, 20)
+    first = observed.inputs[0]
+    assert set(first) == {"inputs", "seed"} and len(first["inputs"]) == 2
+    for x in (i for ex in observed.inputs for i in ex["inputs"]):
+        assert x["dtype"] == "float32"
+        n = int(np.prod(x["shape"]))
+        if n <= 16:
+            assert len(x["values"]) == n

@@ -71,14 +71,32 @@ def test_wrong_momentum_rule_is_caught(inner: Target, runs) -> None:
 
 
 def test_dropped_partial_batch_is_caught(inner: Target, runs) -> None:
-    """Dropping the last partial batch changes the step count and diverges at step 14."""
+    """Dropping the last partial batch is reported first as a step count per epoch that
+    differs, then the diverging step labelled by the run's own epochs (and the reference's)."""
     with pytest.raises(oracles.TrainingFailure) as info:
         _verdict(inner, "drop_last", SGD, runs)
     message = str(info.value)
-    assert "step count: 28 against 30 in the reference" in message
+    counts = "steps per epoch differ: epoch 0 has 14 against the reference's 15"
+    assert counts in message, message
+    assert "(28 steps in 2 epochs against 30 in 2)" in message
     assert "within the common 28 steps, step 14 first differs" in message
-    assert "first diverging step: 14 (epoch 0, step 14 of the epoch)" in message
+    label = (
+        "first diverging step: 14 (epoch 1, step 0 of the epoch; the reference's epoch 0, step 14)"
+    )
+    assert label in message, message
+    assert message.index(counts) < message.index("first diverging step")
+    assert message.index(counts) < message.index("diverges at step")
     assert info.value.verdict is not None and info.value.verdict.first_diverging_step == 14
+
+
+def test_adam_without_bias_correction_is_caught(inner: Target, runs) -> None:
+    """Adam's update without its bias corrections diverges at the first update."""
+    case = oracles.TrainingCase("breast_cancer", "logreg", "adam", "minibatch", 2)
+    assert _verdict(inner, None, case, runs).agrees  # the loop's Adam is PyTorch's
+    with pytest.raises(oracles.TrainingFailure) as info:
+        _verdict(inner, "adam_no_bias_correction", case, runs)
+    assert info.value.verdict is not None and info.value.verdict.first_diverging_step == 1
+    assert "steps per epoch differ" not in str(info.value)
 
 
 def test_trajectory_reproducer_reruns_the_failing_check(inner: Target) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness import discovery
+from harness import catalog, discovery
 
 from .conftest import (
     assert_usage_error,
@@ -30,6 +30,9 @@ needs_suites = pytest.mark.skipif(
 
 # One op, so that the real suites run in seconds: the test is about the command, not the ops.
 NARROW = ["--", "-k", "relu", "-x"]
+# check also needs a training case: a target that declares training and trains nothing is
+# NOTHING CHECKED.
+NARROW_CHECK = ["--", "-k", "relu or breast_cancer-logreg-sgd-minibatch"]
 
 
 @pytest.mark.parametrize("command", ["parity", "check"])
@@ -76,8 +79,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
             None,
             [],
         )
-        check = ["check", "--target", ref, "--epochs", "2", "--no-plots"]
-        launches["check"] = ([*check, "--out", str(root / "check"), *NARROW], None, [])
+        check = ["check", "--target", ref, "--epochs", "2", "--no-plots", "--quick"]
+        launches["check"] = ([*check, "--out", str(root / "check"), *NARROW_CHECK], None, [])
+        # -k matches no test: pytest collects nothing, which is NOTHING CHECKED (exit 3).
+        nothing = ["--", "-k", "no_such_check_anywhere"]
+        launches["parity_nothing"] = (
+            ["parity", "--targets", ref, "--out", str(root / "parity_nothing"), *nothing],
+            None,
+            [],
+        )
     done = run_concurrently(launches)
     return {name: {"proc": proc, "out": root / name} for name, proc in done.items()}
 
@@ -107,19 +117,40 @@ def test_parity_runs_the_suites_and_reports_coverage(runs: dict[str, dict[str, A
 @needs_suites
 def test_check_runs_parity_and_training_with_a_summary(runs: dict[str, dict[str, Any]]) -> None:
     proc, out = runs["check"]["proc"], runs["check"]["out"]
-    assert proc.returncode in (0, 1), proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert any(line.startswith("  parity    ") for line in lines)
-    assert any(line.startswith("  training  ") for line in lines)
-    assert lines[-2] == ("PASS" if proc.returncode == 0 else "FAIL")
+    ref = REFERENCE.name  # type: ignore[union-attr]
+    assert f"  {ref}: PASS" in lines, proc.stdout
+    assert f"    ops       1 of {len(catalog.CATALOG)} ops run (relu)" in lines, proc.stdout
+    assert "    training  1 training cases run (breast_cancer-logreg-sgd-minibatch)" in lines
+    assert any(line.startswith("  workload  PASS: ") for line in lines), proc.stdout
+    assert lines[-2] == "PASS"
     run_dir = only_run_dir(out)
     assert {"check.json", "report.json", "curves.csv", "parity"} <= {
         p.name for p in run_dir.iterdir()
     }
     doc = strict_json((run_dir / "check.json").read_text())
-    assert doc["exit_code"] == proc.returncode
-    assert doc["training"]["ok"] is True, "the reference agrees with itself"
+    assert doc["exit_code"] == proc.returncode and doc["quick"] is True
+    assert doc["workload"]["ok"] is True, "the reference agrees with itself"
+    assert doc["verdict"]["targets"][0]["training"]["run"] == ["breast_cancer-logreg-sgd-minibatch"]
+    assert "--training-cases" in doc["suites"]["command"]
     assert load_report(run_dir)["config"]["epochs"] == 2
+
+
+@needs_suites
+def test_parity_that_checks_nothing_exits_3(runs: dict[str, dict[str, Any]]) -> None:
+    proc = runs["parity_nothing"]["proc"]
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "NOTHING CHECKED" in proc.stdout and "no op check exercised" in proc.stdout
+
+
+@pytest.mark.parametrize(("command", "bad"), [("parity", "0"), ("check", "many")])
+def test_a_bad_min_ops_is_a_usage_error(command: str, bad: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    target = ["--target", "x"] if command == "check" else []
+    proc = run_harness(command, *target, "--min-ops", bad, "--out", str(out))
+    total = len(catalog.CATALOG)
+    assert_usage_error(proc, f"--min-ops must be an integer from 1 to {total}", out, command)
 
 
 @needs_suites
