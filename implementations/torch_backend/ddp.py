@@ -55,6 +55,10 @@ class Recipe:
         """The loss this rank backpropagates, from the sum of its rows' losses."""
         return loss_sum / n_global
 
+    def logged_loss(self, loss_sum: Any, n_local: int, n_global: int) -> Any:
+        """This rank's part of the logged loss (the parts are summed over ranks)."""
+        return loss_sum.detach() / n_global
+
     def ignored(self, names: list[str]) -> list[str]:
         """Parameters DDP must not synchronize (none)."""
         return []
@@ -194,14 +198,13 @@ def _rank_job(
                 recipe.before_step(rank, step)
                 try:
                     opt.zero_grad(set_to_none=True)
-                    loss = recipe.local_loss(
-                        row_loss(ddp(x_train[idx]), y_train[idx]), len(idx), n_global
-                    )
+                    loss_sum = row_loss(ddp(x_train[idx]), y_train[idx])
+                    loss = recipe.local_loss(loss_sum, len(idx), n_global)
                     loss.backward()
                     opt.step()
                 except Exception as err:
                     raise RuntimeError(f"rank {rank}: step {step} (epoch {e}) failed") from err
-                local.append(loss.detach())
+                local.append(recipe.logged_loss(loss_sum, len(idx), n_global))
                 with torch.no_grad():
                     sums.append(torch.stack([p.detach().double().sum() for p in params]))
                 step += 1
