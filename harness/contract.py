@@ -67,6 +67,13 @@ class Capabilities:
     """Training is compiled (JIT); :attr:`History.compile_s` is then meaningful."""
     reference_priority: int = 0
     """Higher wins when the harness picks a default reference target (0: never by default)."""
+    data_parallel: str = ""
+    """Name of the backend's data-parallel scheme (``ddp``, ``shard``; "" for none). A backend
+    that sets it implements :meth:`Backend.data_parallel_status` and
+    :meth:`Backend.train_data_parallel`, and discovery offers its targets
+    ``backend:device@<scheme><N>`` (:mod:`harness.parallel`)."""
+    world_sizes: tuple[int, ...] = ()
+    """World sizes discovery lists for each device (any other N can still be named)."""
 
 
 @dataclass
@@ -88,6 +95,11 @@ class History:
     compile_s: float | None = None
     """Seconds spent compiling before the first epoch, for compiled backends."""
     meta: dict[str, Any] = field(default_factory=dict)
+    rank_epoch_params: list[list[list[np.ndarray]]] | None = None
+    """Data-parallel runs: ``[epoch][rank]`` -> that rank's parameters after the epoch."""
+    rank_step_checksums: np.ndarray | None = None
+    """Data-parallel runs: ``(steps, ranks, n_params)`` float64 sums of each rank's parameter
+    tensors after each step, to locate the step of a desynchronization."""
 
     @property
     def first_epoch_s(self) -> float:
@@ -242,6 +254,36 @@ class Backend(ABC):
         bars). ``Capabilities.training``.
         """
         raise Unsupported(f"{self.name} does not implement training")
+
+    # -- data-parallel training (``Capabilities.data_parallel``) -------------------------
+    def data_parallel_status(self, device: str, world_size: int) -> DeviceStatus:
+        """Whether ``world_size`` ranks can train data-parallel on ``device`` right now.
+
+        ``DeviceStatus.device`` is the data-parallel device name (``cpu@ddp2``).
+        """
+        return DeviceStatus(
+            device, False, f"{self.name} declares no data-parallel scheme (Capabilities)"
+        )
+
+    def train_data_parallel(
+        self,
+        workload: Workload,
+        *,
+        device: str,
+        world_size: int,
+        timeout_s: float,
+        on_epoch: Callable[[int], None] | None = None,
+    ) -> History:
+        """Run ``workload`` on ``world_size`` ranks, each taking its shard of every batch.
+
+        The result must equal :meth:`train`'s up to summation order: the split rule and the
+        loss scaling of :mod:`harness.parallel`, the global per-step loss, rank 0's final
+        parameters, and every rank's parameters in :attr:`History.rank_epoch_params` and
+        :attr:`History.rank_step_checksums`. A rank that crashes or does not finish within
+        ``timeout_s`` seconds raises :class:`harness.workers.WorkerError` naming it, with no
+        process left behind.
+        """
+        raise Unsupported(f"{self.name} does not implement data-parallel training")
 
 
 def resolve_argnums(argnums: Sequence[int] | None, n: int) -> list[int]:

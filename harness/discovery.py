@@ -1,6 +1,8 @@
 """Finding backends and choosing targets and the reference: the one home of these rules.
 
-A *target* is ``backend:device`` (``torch:cpu``, ``jax:gpu``, ...). Backends are found
+A *target* is ``backend:device`` (``torch:cpu``, ``jax:gpu``, ...), or a data-parallel
+target ``backend:device@<scheme><N>`` (``torch:cpu@ddp2``; :mod:`harness.parallel`) of a
+backend whose ``Capabilities.data_parallel`` names a scheme. Backends are found
 through the entry-point group ``harness.backends``; the built-ins are registered in this
 project's ``pyproject.toml`` exactly as a third-party plugin registers its own, so there is
 one path for both (:func:`backend_entry_points`, :func:`load_targets`).
@@ -12,7 +14,9 @@ name means the same everywhere:
 * a selection is a comma-separated list (``--targets``, else ``$HARNESS_TARGETS``, else
   every available target);
 * a bare backend name (``torch``) means all of its available devices; its unavailable ones
-  are listed with their reason, never silently dropped;
+  are listed with their reason, never silently dropped; it does not include the backend's
+  data-parallel targets, and neither does the default selection (they start processes, so
+  they run when named: ``torch:cpu@ddp2``, at any world size ``N``);
 * a ``backend:device`` named explicitly must be available (when the caller runs it);
 * an unknown name is a :class:`TargetError` whose message names the option or environment
   variable it came from and lists the valid names.
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
-from harness import catalog, interrupt
+from harness import catalog, interrupt, parallel
 from harness.contract import Backend, Capabilities, DeviceStatus
 
 GROUP = "harness.backends"
@@ -67,6 +71,12 @@ class Target:
         """``backend:device``."""
         return f"{self.backend_name}:{self.device}"
 
+    @property
+    def world_size(self) -> int:
+        """Ranks of a data-parallel target (``@ddp2``: 2); 0 for a single-process target."""
+        parsed = parallel.parse_device(self.device)
+        return parsed[2] if parsed else 0
+
     def describe(self) -> dict[str, object]:
         """The JSON row of ``harness backends --json``."""
         caps = self.backend.capabilities if self.backend is not None else None
@@ -85,6 +95,7 @@ class Target:
             "second_order": bool(caps and caps.second_order),
             "training": bool(caps and caps.training),
             "compiled": bool(caps and caps.compiled),
+            "world_size": self.world_size,
         }
 
 
@@ -177,7 +188,36 @@ def _discover() -> tuple[Target, ...]:
         # Loading a framework takes seconds (torch and jax: 2-5 s under load): a Ctrl-C
         # during start-up stops between two backends, not after all of them.
         interrupt.check()
-    return tuple(found)
+    return tuple(found + data_parallel_targets(found))
+
+
+def data_parallel_target(base: Target, world_size: int) -> Target | None:
+    """The target ``base@<scheme><N>`` if ``base``'s backend declares a data-parallel scheme."""
+    if base.device == "*" or not base.backend.capabilities.data_parallel:
+        return None
+    backend = parallel.DataParallel(base.backend, base.device, world_size)
+    if not base.available:
+        status = DeviceStatus(backend.device_name, False, base.reason)
+    else:
+        try:
+            status = backend.devices()[0]
+        except Exception as e:  # a status check that fails is a reason, not a crash
+            status = DeviceStatus(backend.device_name, False, f"{type(e).__name__}: {e}")
+    return Target(
+        backend, base.backend_name, backend.device_name, status.available, status.reason,
+        base.version,
+    )  # fmt: skip
+
+
+def data_parallel_targets(single: list[Target]) -> list[Target]:
+    """The data-parallel targets discovery lists: each device at its ``world_sizes``."""
+    out = []
+    for t in single:
+        for n in t.backend.capabilities.world_sizes if t.device != "*" else ():
+            dp = data_parallel_target(t, n)
+            if dp is not None:
+                out.append(dp)
+    return out
 
 
 def load_targets(ep: EntryPoint) -> list[Target]:
@@ -263,6 +303,7 @@ def _source(given: str | None, option: str, env: str) -> tuple[str, str]:
 def _unknown(source: str, name: str) -> UnknownTargetError:
     return UnknownTargetError(
         f"{source}: unknown target {name!r}; valid targets: {', '.join(valid_names()) or '(none)'}"
+        " (data-parallel: backend:device@<scheme><N>, at any world size N)"
     )
 
 
@@ -274,15 +315,31 @@ def _matches(name: str, source: str) -> list[Target]:
     """The targets one selection name stands for (a bare name: every device of it)."""
     targets = all_targets()
     if ":" in name:
-        found = [t for t in targets if t.name == name]
+        found = [t for t in targets if t.name == name] or _unlisted_data_parallel(name)
         if not found:  # a backend that failed to load has one target, ``name:*``
             backend = name.split(":", 1)[0]
             found = [t for t in targets if t.backend_name == backend and t.device == "*"]
     else:
-        found = [t for t in targets if t.backend_name == name]
+        found = [t for t in targets if t.backend_name == name and not t.world_size]
     if not found:
         raise _unknown(source, name)
     return found
+
+
+def _unlisted_data_parallel(name: str) -> list[Target]:
+    """``backend:device@<scheme><N>`` at a world size discovery does not list."""
+    backend, _, device = name.partition(":")
+    parsed = parallel.parse_device(device)
+    if parsed is None:
+        return []
+    base_device, scheme, n = parsed
+    for t in all_targets():
+        caps = t.backend.capabilities
+        if t.backend_name == backend and t.device == base_device and not t.world_size:
+            if caps.data_parallel == scheme:
+                dp = data_parallel_target(t, n)
+                return [dp] if dp is not None else []
+    return []
 
 
 def select(
@@ -290,6 +347,7 @@ def select(
     *,
     option: str = "--targets",
     require_available: bool = False,
+    listing: bool = False,
 ) -> Selection:
     """The targets ``spec`` names (``None``: ``$HARNESS_TARGETS``; empty: every target).
 
@@ -297,12 +355,13 @@ def select(
     ``require_available`` (callers that run what they select), a ``backend:device`` named
     explicitly that is unavailable, or a bare backend with no available device, is a
     :class:`TargetError`; a bare backend's other unavailable devices are listed in
-    :attr:`Selection.unavailable` either way.
+    :attr:`Selection.unavailable` either way. ``listing`` (``harness backends``): with
+    no names, the data-parallel targets discovery lists are selected too.
     """
     text, source = _source(spec, option, ENV_TARGETS)
     names = _names(text)
     if not names:
-        targets = all_targets()
+        targets = [t for t in all_targets() if listing or not t.world_size]
         return Selection(
             [t for t in targets if t.available], [t for t in targets if not t.available]
         )
@@ -330,6 +389,9 @@ def get_target(name: str) -> Target:
     for t in all_targets():
         if t.name == name:
             return t
+    found = _unlisted_data_parallel(name)
+    if found:
+        return found[0]
     raise _unknown("target", name)
 
 

@@ -31,6 +31,10 @@ records the first non-finite step of each run and in which (``nonfinite_in``: ``
 after agreeing up to it -- training blew up the same way in both, which says nothing
 about the target). A run that leaves the tolerance at a finite step before that
 ``diverges``.
+
+A data-parallel run also ``diverges`` when its ranks' parameters stop being identical
+(:func:`harness.parallel.find_desync`, recorded as :attr:`Verdict.desync` with the rank, the
+step and the parameter), even while rank 0's losses agree.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from harness.contract import History
+from harness.parallel import find_desync
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,9 @@ class Verdict:
     most_drifted: str | None = None
     tolerance: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    desync: dict[str, Any] | None = None
+    """Data-parallel runs: the first rank, step and parameter that left rank 0's
+    (:class:`harness.parallel.Desync`); the run then diverges, whatever its losses."""
 
     @property
     def nonfinite_in(self) -> str | None:
@@ -117,7 +125,11 @@ class Verdict:
         """``agrees``, ``diverges`` (outside tolerance at a finite step) or ``non-finite``."""
         if self.agrees:
             return "agrees"
-        if self.nonfinite_step is not None and self.first_diverging_step == self.nonfinite_step:
+        if (
+            self.desync is None
+            and self.nonfinite_step is not None
+            and self.first_diverging_step == self.nonfinite_step
+        ):
             return "non-finite"
         return "diverges"
 
@@ -189,6 +201,11 @@ def compare(reference: History, other: History, dtype: str) -> Verdict:
             f"step count differs: {len(got)} steps against {len(ref)} in the reference; {prefix}"
         )
         first = n if first is None else first
+    # A data-parallel run whose ranks disagree diverges even where rank 0's losses agree.
+    desync = find_desync(other, param_names(len(other.final_params)))
+    if desync is not None:
+        reason = desync.summary() + (f"; {reason}" if first is not None else "")
+        first = desync.step if first is None else min(first, desync.step)
     return Verdict(
         agrees=first is None,
         steps=n,
@@ -203,6 +220,7 @@ def compare(reference: History, other: History, dtype: str) -> Verdict:
         most_drifted=most,
         tolerance=tol_info,
         reason=reason,
+        desync=desync.to_dict() if desync is not None else None,
     )
 
 

@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def format_table(rows: list[dict[str, object]]) -> str:
     """A plain aligned text table of ``describe()`` rows."""
-    head = ["target", "available", "version", "dtypes", "ops", "jvp", "2nd", "train"]
+    head = ["target", "available", "version", "dtypes", "ops", "jvp", "2nd", "train", "ranks"]
     body = [
         [
             str(r["target"]),
@@ -32,12 +32,13 @@ def format_table(rows: list[dict[str, object]]) -> str:
             "yes" if r["jvp"] else "no",
             "yes" if r["second_order"] else "no",
             "yes" if r["training"] else "no",
+            str(r.get("world_size") or "-"),
         ]
         for r in rows
     ]
     # The availability column carries reasons; keep it last so long reasons do not
     # push the other columns off screen.
-    order = [0, 2, 3, 4, 5, 6, 7, 1]
+    order = [0, 2, 3, 4, 5, 6, 7, 8, 1]
     table = [[head[i] for i in order]] + [[row[i] for i in order] for row in body]
     widths = [max(len(r[c]) for r in table) for c in range(len(order) - 1)]
     lines = []
@@ -49,9 +50,11 @@ def format_table(rows: list[dict[str, object]]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the targets."""
-    sel = discovery.select(args.targets)  # an unknown name raises -> exit 2
+    sel = discovery.select(args.targets, listing=True)  # an unknown name raises -> exit 2
     named = [*sel.targets, *sel.unavailable]
-    targets = [t for t in discovery.all_targets() if t in named]  # discovery order
+    listed = discovery.all_targets()
+    targets = [t for t in listed if t in named]  # discovery order
+    targets += [t for t in named if t not in listed]  # a world size discovery does not list
     rows = [t.describe() for t in targets]
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -90,6 +90,8 @@ class JaxBackend(Backend):
         training=True,
         compiled=True,
         reference_priority=10,
+        data_parallel="shard",
+        world_sizes=(2,),
     )
 
     def load(self) -> None:
@@ -227,3 +229,13 @@ class JaxBackend(Backend):
 
         history: History = train(workload, device, on_epoch=on_epoch)
         return history
+
+    def data_parallel_status(self, device: str, world_size: int) -> DeviceStatus:
+        from harness.implementations.jax_backend import shard
+
+        return shard.status(device, world_size)
+
+    def train_data_parallel(self, workload, *, device, world_size, timeout_s, on_epoch=None):
+        from harness.implementations.jax_backend import shard
+
+        return shard.train(workload, device, world_size, timeout_s=timeout_s, on_epoch=on_epoch)

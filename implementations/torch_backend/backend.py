@@ -31,6 +31,8 @@ class TorchBackend(Backend):
         training=True,
         compiled=False,
         reference_priority=100,
+        data_parallel="ddp",
+        world_sizes=(2,),
     )
 
     def load(self) -> None:
@@ -179,3 +181,13 @@ class TorchBackend(Backend):
 
         history: History = train(workload, device, on_epoch)
         return history
+
+    def data_parallel_status(self, device: str, world_size: int) -> DeviceStatus:
+        from harness.implementations.torch_backend import ddp
+
+        return ddp.status(device, world_size)
+
+    def train_data_parallel(self, workload, *, device, world_size, timeout_s, on_epoch=None):
+        from harness.implementations.torch_backend import ddp
+
+        return ddp.train(workload, device, world_size, timeout_s=timeout_s, on_epoch=on_epoch)
