@@ -90,6 +90,7 @@ class JaxBackend(Backend):
         training=True,
         compiled=True,
         reference_priority=10,
+        optimizer_step=True,
     )
 
     def load(self) -> None:
@@ -220,6 +221,11 @@ class JaxBackend(Backend):
 
             second = jax.grad(inner, argnums=tuple(range(len(diff))))(*diff)
             return self._grads_to_numpy(second, primals, argnums)
+
+    def optimizer_step(self, spec, params, grads, state, *, device):
+        from harness.implementations.jax_backend.train import optimizer_step
+
+        return optimizer_step(spec, list(params), list(grads), state, device)
 
     # -- training ----------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):
