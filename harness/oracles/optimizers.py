@@ -93,9 +93,13 @@ class OptimizerCase:
         return "-".join(parts)
 
     def describe(self) -> str:
-        """The fields set, for a failure report."""
-        set_ = ", ".join(f"{k}={v}" for k, v in self.fields().items()) or "none"
-        return f"{self.spec.kind} with lr={self.spec.lr:g}; fields set: {set_} (others default)"
+        """Every field of this kind with its value, the non-default ones marked ``*``."""
+        names = ("momentum", "dampening", "nesterov", "weight_decay")
+        if self.spec.kind == "adam":
+            names = ("betas", "eps", "weight_decay")
+        set_ = self.fields()
+        parts = [f"{k}={getattr(self.spec, k)}{'*' if k in set_ else ''}" for k in names]
+        return f"{self.spec.kind} lr={self.spec.lr:g} " + " ".join(parts) + " (* not default)"
 
 
 def _grid() -> tuple[list[OptimizerCase], list[tuple[str, str]]]:
