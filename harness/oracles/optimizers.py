@@ -94,7 +94,7 @@ class OptimizerCase:
 
     def describe(self) -> str:
         """Every field of this kind with its value, the non-default ones marked ``*``."""
-        names = ("momentum", "dampening", "nesterov", "weight_decay")
+        names: tuple[str, ...] = ("momentum", "dampening", "nesterov", "weight_decay")
         if self.spec.kind == "adam":
             names = ("betas", "eps", "weight_decay")
         set_ = self.fields()

@@ -42,9 +42,13 @@ def _adam(s: OptimizerSpec) -> bool:
 
 BUGS: dict[str, Bug] = {
     # buf = mu * buf + g: the (1 - dampening) factor is forgotten.
-    "ignores_dampening": Bug("dampening", lambda s: _sgd(s) and s.momentum > 0 and s.dampening > 0, _sgd),
+    "ignores_dampening": Bug(
+        "dampening", lambda s: _sgd(s) and s.momentum > 0 and s.dampening > 0, _sgd
+    ),
     # buf = (1 - dampening) * g on the first step too (a zero-initialised buffer).
-    "damps_first_step": Bug("dampening", lambda s: _sgd(s) and s.momentum > 0 and s.dampening > 0, _sgd),
+    "damps_first_step": Bug(
+        "dampening", lambda s: _sgd(s) and s.momentum > 0 and s.dampening > 0, _sgd
+    ),
     # The step direction is buf, as plain momentum, where nesterov wants g + mu * buf.
     "nesterov_ignored": Bug("nesterov", lambda s: s.nesterov, _sgd),
     # Nesterov's look-ahead with the buffer before this step's update: g + mu * buf_old.
