@@ -13,6 +13,9 @@ Everything that crosses the contract is NumPy on the harness side:
   :meth:`Backend.vjp_vjp` (optional, declared by ``Capabilities.jvp`` and
   ``Capabilities.second_order``). The function being differentiated is written against the
   backend's op namespace (:meth:`Backend.ops`, keyed by :mod:`harness.catalog` names).
+* **Optimizers** -- :meth:`Backend.optimizer_step` (optional, ``Capabilities.optimizer_step``)
+  applies one step of the backend's own optimizer to given parameters and gradients, so the
+  update rule is checked apart from any model.
 * **Training** -- :meth:`Backend.train` runs one :class:`harness.workload.Workload` (model,
   loss, optimizer, dtype, initial parameters and batch order, all supplied as NumPy by the
   harness) and returns a :class:`History`.
@@ -30,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
-    from harness.workload import Workload
+    from harness.workload import OptimizerSpec, Workload
 
 Array = Any
 """A backend's own array type (torch.Tensor, jax.Array, ...); opaque to the harness."""
@@ -74,6 +77,8 @@ class Capabilities:
     ``backend:device@<scheme><N>`` (:mod:`harness.parallel`)."""
     world_sizes: tuple[int, ...] = ()
     """World sizes discovery lists for each device (any other N can still be named)."""
+    optimizer_step: bool = False
+    """:meth:`Backend.optimizer_step` applies one step of the backend's own optimizer."""
 
 
 @dataclass
@@ -237,6 +242,28 @@ class Backend(ABC):
         module = sys.modules.get(type(self).__module__)
         path = Path(getattr(module, "__file__", "") or "").with_name("known_divergences.txt")
         return path.read_text() if path.is_file() else ""
+
+    # -- optimizers -------------------------------------------------------------------
+    def optimizer_step(
+        self,
+        spec: OptimizerSpec,
+        params: Sequence[np.ndarray],
+        grads: Sequence[np.ndarray],
+        state: Any,
+        *,
+        device: str,
+    ) -> tuple[list[np.ndarray], Any]:
+        """One step of the optimizer ``spec`` describes, with the backend's own optimizer.
+
+        ``params`` and ``grads`` are NumPy arrays of one float dtype, one gradient per
+        parameter and of its shape; ``state`` is ``None`` on the first step, afterwards
+        whatever the previous call returned (opaque to the harness: momentum buffers, Adam's
+        moments and step count). Returns the updated parameters (NumPy, same dtypes and
+        shapes) and the new state. It must be the optimizer :meth:`train` uses, with
+        PyTorch's update rules (:class:`harness.workload.OptimizerSpec`).
+        ``Capabilities.optimizer_step``.
+        """
+        raise Unsupported(f"{self.name} does not implement optimizer_step")
 
     # -- training ---------------------------------------------------------------------
     def train(

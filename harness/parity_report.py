@@ -52,6 +52,7 @@ KIND_TITLES = {
     "op": "Ops",
     "model": "Metamorphic properties of model losses",
     "training": "Whole training runs",
+    "optimizer": "Optimizer update rules",
 }
 
 

@@ -8,6 +8,8 @@ The package, by concept (each module imports only those above it):
 * :mod:`~harness.oracles.models` -- model losses and their metamorphic properties;
 * :mod:`~harness.oracles.training` -- whole training runs (:func:`trajectory`,
   :func:`accuracy`);
+* :mod:`~harness.oracles.optimizers` -- one optimizer's update rule, step by step
+  (:func:`update_rule` over :data:`OPTIMIZER_CASES`);
 * :mod:`~harness.oracles.registry` -- :data:`REGISTRY`, the one list of oracles (name, kind,
   capability, subjects, abbreviation, function) that the suites and the report read;
 * :mod:`~harness.oracles.checks` -- running an oracle as a Hypothesis property
@@ -112,6 +114,12 @@ from harness.oracles.ops import (
     second_order,
     vjp_reference,
 )
+from harness.oracles.optimizers import (
+    INVALID_CASES,
+    OPTIMIZER_CASES,
+    OptimizerCase,
+    update_rule,
+)
 from harness.oracles.registry import (
     ABBREV,
     KINDS,
@@ -138,9 +146,11 @@ __all__ = [
     "ABBREV",
     "ACCURACY",
     "EPS64",
+    "INVALID_CASES",
     "KINDS",
     "MODEL_CASES",
     "MODEL_PROPERTIES",
+    "OPTIMIZER_CASES",
     "ORACLES",
     "QUICK_TRAINING_CASES",
     "REGISTRY",
@@ -154,6 +164,7 @@ __all__ = [
     "NotApplicable",
     "Observed",
     "OpOracle",
+    "OptimizerCase",
     "Oracle",
     "OracleFailure",
     "RunCache",
@@ -190,5 +201,6 @@ __all__ = [
     "run_property",
     "second_order",
     "trajectory",
+    "update_rule",
     "vjp_reference",
 ]

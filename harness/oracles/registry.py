@@ -13,11 +13,11 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from harness import catalog
-from harness.oracles import models, ops, training
+from harness.oracles import models, ops, optimizers, training
 
-KINDS = ("op", "model", "training")
-"""What an oracle checks: a catalog op, a model's loss, or a whole training run (the parity
-report's ``kind`` of a row)."""
+KINDS = ("op", "model", "training", "optimizer")
+"""What an oracle checks: a catalog op, a model's loss, a whole training run, or an
+optimizer's update rule (the parity report's ``kind`` of a row)."""
 
 
 def _every(subject: Any) -> bool:
@@ -53,6 +53,8 @@ class Oracle:
             return [o.name for o in catalog.CATALOG.values() if self.applies_to(o)]
         if self.kind == "model":
             return [c.id for c in models.MODEL_CASES if self.applies_to(c)]
+        if self.kind == "optimizer":
+            return [c.id for c in optimizers.OPTIMIZER_CASES if self.applies_to(c)]
         return [c.id for c in training.TRAINING_CASES if self.applies_to(c)]
 
 
@@ -72,6 +74,7 @@ _ALL: tuple[Oracle, ...] = (
     Oracle("permutation", "model", None, _every, "perm", models.permutation),
     Oracle("trajectory", "training", "training", _every, "traj", training.trajectory),
     Oracle("accuracy", "training", "training", _every, "acc", training.accuracy),
+    Oracle("update_rule", "optimizer", "optimizer_step", _every, "upd", optimizers.update_rule),
 )
 
 REGISTRY: Mapping[str, Oracle] = MappingProxyType({o.name: o for o in _ALL})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.contract import History, Unsupported
 from harness.oracles.agreement import ComputationError, NotApplicable, raised
@@ -23,11 +23,18 @@ class TrainingCase:
     optimizer: str
     mode: str
     epochs: int
+    options: tuple[tuple[str, Any], ...] = ()
+    """Optimizer options beyond the preset's (``workload.build`` keywords: ``dampening``,
+    ``nesterov``, ``weight_decay``, ``betas``, ``eps``...), as ``(name, value)`` pairs."""
 
     @property
     def id(self) -> str:
-        """``dataset-model-optimizer-mode``."""
-        return f"{self.dataset}-{self.model}-{self.optimizer}-{self.mode}"
+        """``dataset-model-optimizer-mode``, then each option as ``name`` + value."""
+        opts = "".join(
+            f"-{k}" + (",".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}")
+            for k, v in self.options
+        )
+        return f"{self.dataset}-{self.model}-{self.optimizer}-{self.mode}{opts}"
 
     @property
     def threshold(self) -> float:
@@ -40,7 +47,7 @@ class TrainingCase:
 
         return workload.build(
             self.dataset, self.model, self.optimizer, mode=self.mode, epochs=self.epochs,
-            dtype=dtype, seed=0,
+            dtype=dtype, seed=0, **dict(self.options),
         )  # fmt: skip
 
 
@@ -58,7 +65,7 @@ _EPOCHS = {
     ("digits", "minibatch"): 10,
 }
 
-TRAINING_CASES: tuple[TrainingCase, ...] = tuple(
+PRESET_CASES: tuple[TrainingCase, ...] = tuple(
     TrainingCase(ds, model, opt, mode, _EPOCHS[ds, mode])
     for ds, model in (("breast_cancer", "logreg"), ("breast_cancer", "mlp"), ("digits", "mlp"))
     for opt in ("sgd", "momentum", "adam")
@@ -66,6 +73,22 @@ TRAINING_CASES: tuple[TrainingCase, ...] = tuple(
 )
 """Logistic regression and a two-hidden-layer MLP (64, 32) on breast cancer, a softmax MLP
 (64, 32) on digits; full batch and mini-batch; SGD, momentum and Adam."""
+
+OPTION_CASES: tuple[TrainingCase, ...] = (
+    TrainingCase("breast_cancer", "mlp:8", "momentum", "minibatch", 5,
+                 (("dampening", 0.5), ("weight_decay", 0.01))),
+    TrainingCase("breast_cancer", "mlp:8", "nesterov", "minibatch", 5, (("weight_decay", 0.01),)),
+    TrainingCase("breast_cancer", "mlp:8", "adam", "minibatch", 5,
+                 (("betas", (0.8, 0.99)), ("eps", 1e-3), ("weight_decay", 0.01))),
+)  # fmt: skip
+"""The optimizer settings the preset cases leave at their defaults (dampening, nesterov, SGD
+and Adam weight decay, non-default betas and eps) in whole training runs: a small MLP,
+mini-batch, 5 epochs (75 steps each), so that they stay cheap. The update-rule oracle
+(:mod:`harness.oracles.optimizers`) checks every field separately; these check that
+:meth:`~harness.contract.Backend.train` wires the options to the optimizer it steps."""
+
+TRAINING_CASES: tuple[TrainingCase, ...] = PRESET_CASES + OPTION_CASES
+"""Every training case of the parity suite."""
 
 QUICK_TRAINING_CASES: tuple[TrainingCase, ...] = tuple(
     c for c in TRAINING_CASES if c.mode == "minibatch"
@@ -130,7 +153,7 @@ def _train_error(target: Target, case: TrainingCase, dtype: str, exc: BaseExcept
 def _case_literal(case: TrainingCase) -> str:
     return (
         f"oracles.TrainingCase({case.dataset!r}, {case.model!r}, {case.optimizer!r}, "
-        f"{case.mode!r}, {case.epochs})"
+        f"{case.mode!r}, {case.epochs}" + (f", {case.options!r})" if case.options else ")")
     )
 
 

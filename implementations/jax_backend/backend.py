@@ -92,6 +92,7 @@ class JaxBackend(Backend):
         reference_priority=10,
         data_parallel="shard",
         world_sizes=(2,),
+        optimizer_step=True,
     )
 
     def load(self) -> None:
@@ -222,6 +223,11 @@ class JaxBackend(Backend):
 
             second = jax.grad(inner, argnums=tuple(range(len(diff))))(*diff)
             return self._grads_to_numpy(second, primals, argnums)
+
+    def optimizer_step(self, spec, params, grads, state, *, device):
+        from harness.implementations.jax_backend.train import optimizer_step
+
+        return optimizer_step(spec, list(params), list(grads), state, device)
 
     # -- training ----------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):

@@ -259,6 +259,34 @@ def make_optimizer(spec: OptimizerSpec) -> Any:
     return optax.chain(*chain)
 
 
+def optimizer_step(
+    spec: OptimizerSpec,
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    state: Any,
+    device: str,
+) -> tuple[list[np.ndarray], Any]:
+    """One step of :func:`make_optimizer`'s optax chain (the one :func:`train` compiles).
+
+    The state is ``(transformation, optax state)``; the update runs eagerly (uncompiled:
+    the same arithmetic, one step at a time) inside the backend's float64 scope.
+    """
+    import jax
+    import optax
+
+    with scope():
+        dev = jax_device(device)
+        if state is None:
+            tx = make_optimizer(spec)
+            state = (tx, tx.init([jax.device_put(p, dev) for p in params]))
+        tx, opt_state = state
+        ps = [jax.device_put(p, dev) for p in params]
+        gs = [jax.device_put(g, dev) for g in grads]
+        updates, opt_state = tx.update(gs, opt_state, ps)
+        new = optax.apply_updates(ps, updates)
+        return [np.array(p, copy=True) for p in new], (tx, opt_state)
+
+
 def _train(
     workload: Workload, device: str, loop: str, on_epoch: Callable[[int], None] | None
 ) -> History:

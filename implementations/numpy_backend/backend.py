@@ -41,6 +41,7 @@ class NumpyBackend(Backend):
         training=True,
         compiled=False,
         reference_priority=50,
+        optimizer_step=True,
     )
 
     def version(self) -> str:
@@ -141,6 +142,12 @@ class NumpyBackend(Backend):
             np.zeros_like(primals[i]) if g is None else self.to_numpy(g)
             for i, g in zip(argnums, second, strict=True)
         ]
+
+    def optimizer_step(self, spec, params, grads, state, *, device):
+        from harness.implementations.numpy_backend.train import optimizer_step
+
+        _check(device)
+        return optimizer_step(spec, list(params), list(grads), state)
 
     # -- training --------------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):

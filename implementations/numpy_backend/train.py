@@ -19,7 +19,7 @@ from harness.implementations.numpy_autograd import nn
 from harness.implementations.numpy_autograd.utils.data import DataLoader, Sampler, TensorDataset
 
 from harness.contract import History
-from harness.workload import Workload
+from harness.workload import OptimizerSpec, Workload
 
 
 def _model(workload: Workload, dtype: Any) -> nn.Module:
@@ -37,8 +37,7 @@ def _model(workload: Workload, dtype: Any) -> nn.Module:
     return model
 
 
-def _optimizer(workload: Workload, params: Any) -> Any:
-    o = workload.optimizer
+def _optimizer(o: OptimizerSpec, params: Any) -> Any:
     if o.kind == "adam":
         return torch.optim.Adam(
             params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
@@ -84,7 +83,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
 
     torch.manual_seed(workload.spec.get("seed", 0))
     model = _model(workload, dtype)
-    opt = _optimizer(workload, model.parameters())
+    opt = _optimizer(workload.optimizer, model.parameters())
     loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
 
     step_loss: list[np.ndarray] = []
@@ -127,3 +126,25 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
             "device_name": "cpu",
         },
     )
+
+
+def optimizer_step(
+    spec: OptimizerSpec, params: list[np.ndarray], grads: list[np.ndarray], state: Any
+) -> tuple[list[np.ndarray], Any]:
+    """One step of the engine's ``optim`` (the optimizer :func:`train` builds) from NumPy.
+
+    The state is ``(tensors, optimizer)``: the parameter tensors the optimizer holds, into
+    which each call copies the given values before stepping.
+    """
+    if state is None:
+        tensors = [torch.from_numpy(np.array(p)) for p in params]
+        for t in tensors:
+            t.requires_grad_(True)
+        state = (tensors, _optimizer(spec, tensors))
+    tensors, opt = state
+    with torch.no_grad():
+        for t, p, g in zip(tensors, params, grads, strict=True):
+            t.copy_(torch.from_numpy(np.array(p)))
+            t.grad = torch.from_numpy(np.array(g))
+    opt.step()
+    return [t.detach().numpy().copy() for t in tensors], state

@@ -33,6 +33,7 @@ class TorchBackend(Backend):
         reference_priority=100,
         data_parallel="ddp",
         world_sizes=(2,),
+        optimizer_step=True,
     )
 
     def load(self) -> None:
@@ -174,6 +175,11 @@ class TorchBackend(Backend):
             np.zeros_like(primals[i]) if g is None else self.to_numpy(g)
             for i, g in zip(argnums, second, strict=True)
         ]
+
+    def optimizer_step(self, spec, params, grads, state, *, device):
+        from harness.implementations.torch_backend.train import optimizer_step
+
+        return optimizer_step(spec, list(params), list(grads), state, device)
 
     # -- training ----------------------------------------------------------------------
     def train(self, workload, *, device, on_epoch=None):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.contract import History
-from harness.workload import Workload
+from harness.workload import OptimizerSpec, Workload
 
 
 def _model(workload: Workload, dtype: Any, device: str) -> Any:
@@ -38,10 +38,9 @@ def _model(workload: Workload, dtype: Any, device: str) -> Any:
     return model
 
 
-def _optimizer(workload: Workload, params: Any) -> Any:
+def _optimizer(o: OptimizerSpec, params: Any) -> Any:
     import torch
 
-    o = workload.optimizer
     if o.kind == "adam":
         return torch.optim.Adam(
             params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
@@ -118,7 +117,7 @@ def train(
 
     with _deterministic(device):
         model = _model(workload, dtype, device)
-        opt = _optimizer(workload, model.parameters())
+        opt = _optimizer(workload.optimizer, model.parameters())
         loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
 
         step_loss: list[np.ndarray] = []
@@ -165,3 +164,30 @@ def train(
             "threads": torch.get_num_threads(),
         },
     )
+
+
+def optimizer_step(
+    spec: OptimizerSpec,
+    params: list[np.ndarray],
+    grads: list[np.ndarray],
+    state: Any,
+    device: str,
+) -> tuple[list[np.ndarray], Any]:
+    """One ``torch.optim`` step (the optimizer :func:`train` builds) from NumPy values.
+
+    The state is ``(tensors, optimizer)``: the parameter tensors the optimizer holds, into
+    which each call copies the given values before stepping, so the optimizer's own buffers
+    carry from step to step.
+    """
+    import torch
+
+    if state is None:
+        tensors = [torch.from_numpy(np.array(p)).to(device) for p in params]
+        state = (tensors, _optimizer(spec, tensors))
+    tensors, opt = state
+    with torch.no_grad():
+        for t, p, g in zip(tensors, params, grads, strict=True):
+            t.copy_(torch.from_numpy(np.array(p)))
+            t.grad = torch.from_numpy(np.array(g)).to(device)
+    opt.step()
+    return [t.detach().cpu().numpy().copy() for t in tensors], state
