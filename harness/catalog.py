@@ -45,6 +45,10 @@ class ArgSpec:
     differentiable: bool = True
     kinks: tuple[float, ...] = ()
     """Non-differentiable points: drawn values stay at least ``OpSpec.margin`` away."""
+    extremes: tuple[str, ...] = ()
+    """Magnitude regions near the dtype's limits that the covering set
+    (:mod:`harness.covering`) also tries, outside ``domain`` on purpose: names of
+    :data:`harness.covering.EXTREMES` (``exp_range``, ``large``, ``tiny_huge``, ``near01``)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,8 @@ class OpSpec:
 
 F = ArgSpec()
 POS = ArgSpec(domain=(0.1, 3.0))
+# Where a missing max-shift overflows, or a cast to a narrower type inside the op shows.
+LARGE = ArgSpec(extremes=("large",))
 TARGET01 = ArgSpec(domain=(0.0, 1.0), differentiable=False)
 INDEX = ArgSpec(kind="index", differentiable=False)
 MASK = ArgSpec(kind="mask", differentiable=False)
@@ -132,13 +138,37 @@ _OPS: list[OpSpec] = [
     # --- unary elementwise --------------------------------------------------------
     OpSpec("neg", (F,), "any", np.negative, "-x", second_order=False),
     OpSpec("abs", (ArgSpec(kinks=(0.0,)),), "any", np.abs, "|x|", second_order=False),
-    OpSpec("exp", (F,), "any", np.exp, "e**x", tolerances=_LOOSE_TRANSCENDENTAL),
-    OpSpec("log", (POS,), "any", np.log, "natural log, x > 0", tolerances=_LOOSE_TRANSCENDENTAL),
-    OpSpec("sqrt", (POS,), "any", np.sqrt, "square root, x > 0"),
+    OpSpec(
+        "exp",
+        (ArgSpec(extremes=("exp_range",)),),
+        "any",
+        np.exp,
+        "e**x",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "log",
+        (ArgSpec(domain=(0.1, 3.0), extremes=("tiny_huge",)),),
+        "any",
+        np.log,
+        "natural log, x > 0",
+        tolerances=_LOOSE_TRANSCENDENTAL,
+    ),
+    OpSpec(
+        "sqrt",
+        (ArgSpec(domain=(0.1, 3.0), extremes=("tiny_huge",)),),
+        "any",
+        np.sqrt,
+        "square root, x > 0",
+    ),
     OpSpec("sin", (F,), "any", np.sin, "sine", tolerances=_LOOSE_TRANSCENDENTAL),
     OpSpec("cos", (F,), "any", np.cos, "cosine", tolerances=_LOOSE_TRANSCENDENTAL),
-    OpSpec("tanh", (F,), "any", np.tanh, "hyperbolic tangent", tolerances=_LOOSE_TRANSCENDENTAL),
-    OpSpec("sigmoid", (F,), "any", _sigmoid, "1 / (1 + e**-x)", tolerances=_LOOSE_TRANSCENDENTAL),
+    OpSpec(
+        "tanh", (LARGE,), "any", np.tanh, "hyperbolic tangent", tolerances=_LOOSE_TRANSCENDENTAL
+    ),
+    OpSpec(
+        "sigmoid", (LARGE,), "any", _sigmoid, "1 / (1 + e**-x)", tolerances=_LOOSE_TRANSCENDENTAL
+    ),
     OpSpec(
         "relu",
         (ArgSpec(kinks=(0.0,)),),
@@ -157,7 +187,7 @@ _OPS: list[OpSpec] = [
     ),
     OpSpec(
         "softplus",
-        (F,),
+        (LARGE,),
         "any",
         lambda x: np.logaddexp(0.0, x),
         "log(1 + e**x)",
@@ -293,7 +323,7 @@ _OPS: list[OpSpec] = [
     ),
     OpSpec(
         "logsumexp",
-        (F,),
+        (LARGE,),
         "rows",
         _logsumexp,
         "log-sum-exp over the last dim",
@@ -301,7 +331,7 @@ _OPS: list[OpSpec] = [
     ),
     OpSpec(
         "softmax",
-        (F,),
+        (LARGE,),
         "rows",
         lambda x: np.exp(_log_softmax(x)),
         "softmax over the last dim",
@@ -309,7 +339,7 @@ _OPS: list[OpSpec] = [
     ),
     OpSpec(
         "log_softmax",
-        (F,),
+        (LARGE,),
         "rows",
         _log_softmax,
         "log-softmax over the last dim",
@@ -363,7 +393,7 @@ _OPS: list[OpSpec] = [
     OpSpec("mse_loss", (F, F), "same", lambda x, y: np.mean((x - y) ** 2), "mean squared error"),
     OpSpec(
         "bce_loss",
-        (ArgSpec(domain=(0.05, 0.95)), TARGET01),
+        (ArgSpec(domain=(0.05, 0.95), extremes=("near01",)), TARGET01),
         "same",
         _bce,
         "binary cross-entropy on probabilities (logs clamped at -100)",
@@ -371,7 +401,7 @@ _OPS: list[OpSpec] = [
     ),
     OpSpec(
         "bce_with_logits",
-        (F, TARGET01),
+        (LARGE, TARGET01),
         "same",
         _bce_logits,
         "binary cross-entropy on logits, numerically stable",
@@ -379,7 +409,7 @@ _OPS: list[OpSpec] = [
     ),
     OpSpec(
         "cross_entropy",
-        (F, INDEX),
+        (LARGE, INDEX),
         "classify",
         lambda z, t: _nll(_log_softmax(z), t),
         "softmax cross-entropy, int64 labels",

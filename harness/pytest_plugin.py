@@ -13,11 +13,11 @@ Options (each with an environment variable, the option wins):
 ``--parity-out DIR``  ``HARNESS_PARITY_OUT``; default ``results/parity/`` (a relative path is
                       taken from the rootdir).
 
-Hypothesis profiles: ``ci`` (the default: few examples, derandomized, so every run draws the
-same inputs, shapes from the compact menus of :data:`harness.strategies.COMPACT`) and
-``thorough`` (20x the examples, random, shapes drawn freely, no deadline, failing examples
-kept in ``.hypothesis/examples`` and replayed first). Choose with Hypothesis' own
-``--hypothesis-profile NAME`` or ``HARNESS_PROFILE``.
+``--shapes compact|free``  ``HARNESS_SHAPES``; the shape menus (default: the profile's).
+
+Hypothesis profiles (``--hypothesis-profile NAME`` or ``HARNESS_PROFILE``), shape menus and
+``--hypothesis-seed N`` are resolved by :mod:`harness.profiles` (every profile honours the
+seed); every op check also runs the op's covering set (:mod:`harness.covering`).
 
 Any test that takes a ``target`` argument is parametrized over the selected targets, with the
 target name as the id. The ``parity`` fixture runs a check and records its outcome; every run
@@ -38,64 +38,28 @@ from typing import Any
 
 import pytest
 
-from harness import discovery, divergences, oracles
+from harness import discovery, divergences, oracles, profiles
 from harness import parity_report as report
 from harness.contract import Unsupported
 from harness.discovery import Target
 
 ENV_PARITY_OUT = "HARNESS_PARITY_OUT"
-ENV_PROFILE = "HARNESS_PROFILE"
+ENV_PROFILE = profiles.ENV_PROFILE
 ENV_TRAINING_CASES = "HARNESS_TRAINING_CASES"
 TRAINING_SUBSETS = ("all", "quick")
 DEFAULT_OUT = "results/parity"
 _WORKER_KEY = "harness_parity_rows"
 _LOADGROUP_KEY = "harness_loadgroup"
+_SEED_KEY = "harness_hypothesis_seed"
 
-CI_EXAMPLES = 10
-"""Examples per check in the ``ci`` profile (about 1,400 op checks over three targets)."""
-THOROUGH_EXAMPLES = 20 * CI_EXAMPLES
-
-PROFILES: dict[str, dict[str, Any]] = {
-    "ci": {
-        "max_examples": CI_EXAMPLES,
-        "derandomize": True,
-        # No deadline even in ci: a JIT compiles on a new shape and this machine's CPU is
-        # shared, so a per-example deadline would fail correct targets at random.
-        "deadline": None,
-        "print_blob": True,
-    },
-    "thorough": {
-        "max_examples": THOROUGH_EXAMPLES,
-        "derandomize": False,
-        "deadline": None,
-        "print_blob": True,
-    },
-}
-"""The Hypothesis profiles (``database`` is added: ``.hypothesis/examples`` for thorough)."""
+CI_EXAMPLES = profiles.CI_EXAMPLES
+THOROUGH_EXAMPLES = profiles.THOROUGH_EXAMPLES
+PROFILES = profiles.PROFILES
+register_profiles = profiles.register_profiles
 
 
 class StaleDivergenceWarning(UserWarning):
     """A known-divergence entry covered a check that passed: the entry is stale."""
-
-
-def register_profiles(root: Path | None = None) -> None:
-    """Register the ``ci`` and ``thorough`` Hypothesis profiles (database under ``root``)."""
-    from hypothesis import HealthCheck, settings
-    from hypothesis.database import DirectoryBasedExampleDatabase
-
-    db_dir = (root or Path(".")) / ".hypothesis" / "examples"
-    common: dict[str, Any] = {
-        "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-        # One minimal failure per check, so the report is one OracleFailure with its numbers.
-        "report_multiple_bugs": False,
-    }
-    settings.register_profile("ci", **common, **PROFILES["ci"])
-    settings.register_profile(
-        "thorough",
-        **common,
-        **PROFILES["thorough"],
-        database=DirectoryBasedExampleDatabase(str(db_dir)),
-    )
 
 
 register_profiles()
@@ -107,7 +71,7 @@ class HarnessState:
 
     selection: discovery.Selection
     reference: Target | None
-    profile: str
+    draws: profiles.Draws
     out_dir: Path
     registry: divergences.Registry
     rows: list[report.Row] = field(default_factory=list)
@@ -117,9 +81,14 @@ class HarnessState:
     stale: list[str] = field(default_factory=list)
 
     @property
+    def profile(self) -> str:
+        """The Hypothesis profile's name."""
+        return self.draws.profile
+
+    @property
     def compact(self) -> bool:
-        """Draw shapes from :data:`harness.strategies.COMPACT` (the ``ci`` profile only)."""
-        return self.profile == "ci"
+        """Draw shapes from :data:`harness.strategies.COMPACT` (``--shapes compact``)."""
+        return self.draws.compact
 
     def meta(self) -> dict[str, Any]:
         """The ``meta`` block of report.json."""
@@ -132,8 +101,7 @@ class HarnessState:
                 {"name": t.name, "reason": t.reason} for t in self.selection.unavailable
             ],
             "reference": self.reference.name if self.reference else None,
-            "profile": self.profile,
-            "compact_shapes": self.compact,
+            **self.draws.meta(),
             "hypothesis": hypothesis.__version__,
             "numpy": numpy.__version__,
             "python": platform.python_version(),
@@ -170,6 +138,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"${ENV_TRAINING_CASES}, else all) or quick (the mini-batch ones)",
     )
     group.addoption(
+        "--shapes",
+        default=None,
+        help=f"shape menus: {' or '.join(profiles.SHAPES)}; default ${profiles.ENV_SHAPES}, "
+        "else the profile's (ci: compact, thorough: free)",
+    )
+    group.addoption(
         "--parity-out",
         default=None,
         help=f"where report.json and coverage.md go; default $HARNESS_PARITY_OUT, else "
@@ -177,18 +151,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _profile(config: pytest.Config) -> str:
-    from hypothesis import settings
-
-    name = config.getoption("hypothesis_profile", None) or os.environ.get(ENV_PROFILE) or "ci"
-    register_profiles(config.rootpath)
+def _draws(config: pytest.Config) -> profiles.Draws:
+    """Profile, shape menus and seed (a worker inherits the seed its controller chose)."""
+    inherited = getattr(config, "workerinput", {}).get(_SEED_KEY)
     try:
-        settings.load_profile(name)
-    except Exception:
-        raise pytest.UsageError(
-            f"unknown Hypothesis profile {name!r}; valid profiles: {', '.join(PROFILES)}"
-        ) from None
-    return name
+        return profiles.resolve(
+            config.getoption("hypothesis_profile", None),
+            config.getoption("shapes"),
+            config.getoption("hypothesis_seed", None),
+            root=config.rootpath,
+            inherited_seed=inherited,
+        )
+    except profiles.ProfileError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 def training_cases(config: pytest.Config) -> tuple[oracles.TrainingCase, ...]:
@@ -232,7 +207,7 @@ def _registry(selection: discovery.Selection, reference: Target | None) -> diver
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Select targets and the reference, load the profile, read known divergences."""
-    profile = _profile(config)
+    draws = _draws(config)
     try:
         selection = discovery.select(config.getoption("targets"), require_available=True)
     except discovery.TargetError as e:
@@ -241,7 +216,7 @@ def pytest_configure(config: pytest.Config) -> None:
     out = config.getoption("parity_out") or os.environ.get(ENV_PARITY_OUT) or DEFAULT_OUT
     out_dir = Path(out) if Path(out).is_absolute() else config.rootpath / out
     config.stash[STATE] = HarnessState(
-        selection, reference, profile, out_dir, _registry(selection, reference)
+        selection, reference, draws, out_dir, _registry(selection, reference)
     )
     # ``-n N`` alone means --dist load; use loadgroup so the groups above hold (an explicit
     # --dist wins).
@@ -258,8 +233,6 @@ def _state(config: pytest.Config) -> HarnessState:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """The targets that run (with versions), the unavailable ones (with reasons), the rest."""
-    from hypothesis import settings
-
     st = _state(config)
     lines = [
         "harness targets: "
@@ -268,9 +241,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines += [f"harness unavailable: {t.name}: {t.reason}" for t in st.selection.unavailable]
     lines.append(
         f"harness reference: {st.reference.name if st.reference else '(none)'}; "
-        f"hypothesis profile: {st.profile} ({settings().max_examples} examples); "
         f"parity results: {st.out_dir}"
     )
+    lines.append(f"harness draws: {st.draws.describe()}")
     return lines
 
 
@@ -410,7 +383,7 @@ class Parity:
             dtype,
             lambda xfail: oracles.check_op(
                 oracle, target, op, dtype, reference=st.reference, settings=self.settings,
-                expect_failure=xfail, compact=st.compact,
+                expect_failure=xfail, compact=st.compact, seed=st.draws.seed,
             ),
         )  # fmt: skip
 
@@ -425,7 +398,7 @@ class Parity:
             dtype,
             lambda xfail: oracles.check_model(
                 prop, target, case, dtype, settings=self.settings, expect_failure=xfail,
-                compact=self.state.compact,
+                compact=self.state.compact, seed=self.state.draws.seed,
             ),
         )  # fmt: skip
 
@@ -509,9 +482,17 @@ def _is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist: tell a worker the controller schedules by group."""
+    """pytest-xdist: tell a worker the controller schedules by group, and the seed."""
     if node.config.getvalue("dist") == "loadgroup":
         node.workerinput[_LOADGROUP_KEY] = True
+    _pass_seed(node)
+
+
+def _pass_seed(node: Any) -> None:
+    """A seed the controller chose goes to every worker (one seed per run, recorded)."""
+    st = node.config.stash.get(STATE, None)
+    if st is not None and st.draws.seed_chosen:
+        node.workerinput[_SEED_KEY] = st.draws.seed
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -6,8 +6,9 @@ non-differentiable points to keep ``margin`` away from (``kinks``), and the tie 
 (``separate``, ``distinct_last``, ``distinct_all``). Tests never special-case an op.
 
 Shapes have at most :data:`MAX_DIMS` dimensions of at most :data:`MAX_SIDE` elements;
-scalars (0-d), size-1 and size-0 dimensions are all drawn (size 0 about one side in
-thirteen, so most examples still carry values). Values are drawn in the requested dtype
+scalars (0-d) and size-1 dimensions are drawn, size-0 dimensions never: every random example
+carries values, and empty arrays are the covering set's (:mod:`harness.covering`, once per
+op). Values are drawn in the requested dtype
 (so float32 inputs are exactly representable) and then moved, deterministically, out of
 the forbidden neighbourhoods: a map, not a filter, so nothing is rejected and shrinking
 still works (shrunk values move towards 0, sides towards 1).
@@ -34,56 +35,64 @@ MAX_INDICES = 5
 SEED_MAX = 2**32 - 1
 """Seeds (for cotangents and directions) are drawn in ``[0, SEED_MAX]``; they shrink to 0."""
 
-# Sampled rather than integers(0, 4): shrinks towards 1 (the first element), and size 0
-# comes up once in thirteen draws instead of once in five.
-_SIDE0 = st.sampled_from((1, 2, 3, 4) * 3 + (0,))
-_SIDE1 = st.integers(1, MAX_SIDE)
+# Sides shrink towards 1; size 0 is never drawn at random (see the module docstring).
+_SIDE = st.integers(1, MAX_SIDE)
 
 
 @dataclass(frozen=True)
 class OpCase:
-    """One drawn example: the op's positional inputs and the seed of its random directions."""
+    """One example: the op's positional inputs and the seed of its random directions.
+
+    ``label`` names a covering-set case (:mod:`harness.covering`); random draws have none.
+    """
 
     inputs: tuple[np.ndarray, ...]
     seed: int
+    label: str = ""
 
 
 Shape = tuple[int, ...]
 
 COMPACT: dict[str, tuple[tuple[Shape, ...], ...]] = {
-    "any": (((),), ((2, 1, 3),), ((0, 3),)),
+    "any": (((),), ((2, 1, 3),), ((3,),)),
     "nonempty": (((),), ((2, 1, 3),), ((3,),)),
-    "vector": (((3,),), ((2, 1, 3),), ((2, 0),)),
-    "rows": (((3,),), ((2, 1, 3),), ((3, 1),), ((0, 3),)),
+    "vector": (((3,),), ((2, 1, 3),), ((2, 2),)),
+    "rows": (((3,),), ((2, 1, 3),), ((3, 1),)),
     "rows2": (((3,),), ((2, 1, 3),), ((2, 2),)),
-    "matrix": (((2, 3),), ((3, 1),), ((0, 3),)),
+    "matrix": (((2, 3),), ((3, 1),), ((1, 2),)),
     "broadcast2": (
         ((2, 1, 3), (2, 1, 3)),
         ((2, 1, 3), (3,)),
         ((2, 1), (1, 3)),
-        ((), (0, 3)),
+        ((2, 1), (3, 1, 2)),  # lower rank with a stretched size-1 dim, against a higher rank
+        ((3, 1, 2), (2, 1)),  # ... and the other way round
+        ((), (2, 3)),
     ),
     "broadcast3": (
         ((2, 3), (3,), (2, 1)),
         ((), (2, 3), (3,)),
-        ((0, 3), (3,), (1, 3)),
+        # each argument once the lower-rank (2, 1) against (3, 2, 2), the others stretched
+        ((2, 1), (3, 1, 2), (1, 2, 2)),
+        ((3, 1, 2), (1, 2, 2), (2, 1)),
+        ((1, 2, 2), (2, 1), (3, 1, 2)),
     ),
     "same": (((),), ((3,),), ((2, 1, 3),)),  # one shape, repeated for every argument
-    "matmul": (((2, 3), (3, 2)), ((1, 3), (3, 1)), ((2, 0), (0, 3))),
-    "bmm": (((2, 2, 3), (2, 3, 2)), ((1, 3, 1), (1, 1, 2)), ((0, 2, 3), (0, 3, 2))),
-    "mv": (((2, 3), (3,)), ((3, 1), (1,)), ((2, 0), (0,))),
-    "linear": (((2, 3), (2, 3), (2,)), ((3, 1), (2, 1), (2,)), ((0, 3), (2, 3), (2,))),
-    "cat": (((2, 3), (1, 3)), ((1,), (2,)), ((0, 3), (2, 3))),
-    "take": (((3,), (3,)), ((3, 2), (5,)), ((2, 1, 3), (0,))),
-    "gather": (((2, 3), (2, 2)), ((1, 1), (1, 3)), ((0, 3), (0, 2))),
+    "matmul": (((2, 3), (3, 2)), ((1, 3), (3, 1)), ((3, 1), (1, 2))),
+    "bmm": (((2, 2, 3), (2, 3, 2)), ((1, 3, 1), (1, 1, 2)), ((3, 1, 2), (3, 2, 1))),
+    "mv": (((2, 3), (3,)), ((3, 1), (1,)), ((1, 2), (2,))),
+    "linear": (((2, 3), (2, 3), (2,)), ((3, 1), (2, 1), (2,)), ((1, 2), (3, 2), (3,))),
+    "cat": (((2, 3), (1, 3)), ((1,), (2,)), ((1, 2, 1), (2, 2, 1))),
+    "take": (((3,), (3,)), ((3, 2), (5,)), ((2, 1, 3), (1,))),
+    "gather": (((2, 3), (2, 2)), ((1, 1), (1, 3)), ((3, 2), (3, 1))),
     "classify": (((2, 3), (2,)), ((1, 1), (1,)), ((3, 2), (3,))),
 }
-"""Compact shapes, per shape rule (``broadcast`` by arity): three or four shapes that still
-cover scalars, size-1 and size-0 dimensions, broadcasting and batches, shared between rules
-where possible. JAX compiles every primitive once per shape and dtype (~35 ms of CPU each,
-measured: a float32 softmax VJP on a new shape is ~14 compilations), so drawing from these
-keeps the ``ci`` run of a JIT target to a few compilations per op; ``thorough`` draws
-shapes freely."""
+"""Compact shapes, per shape rule (``broadcast`` by arity): a few shapes that still cover
+scalars, size-1 dimensions, batches and broadcasting -- every broadcasting op also gets
+lower-rank operands with stretched size-1 dimensions, on each side -- shared between rules
+where possible (no size-0 dimension: empty arrays are the covering set's). JAX compiles
+every primitive once per shape and dtype (~35 ms of CPU each, measured: a float32 softmax
+VJP on a new shape is ~14 compilations), so drawing from these keeps the ``ci`` run of a JIT
+target to a few compilations per op; ``--shapes free`` draws shapes freely."""
 
 
 def _shape(draw: st.DrawFn, min_dims: int, max_dims: int, side: st.SearchStrategy[int]) -> Shape:
@@ -93,7 +102,7 @@ def _shape(draw: st.DrawFn, min_dims: int, max_dims: int, side: st.SearchStrateg
 
 def _broadcast(draw: st.DrawFn, n: int) -> list[Shape]:
     """``n`` shapes broadcasting to a drawn result: each keeps trailing dims, some set to 1."""
-    result = _shape(draw, 0, MAX_DIMS, _SIDE0)
+    result = _shape(draw, 0, MAX_DIMS, _SIDE)
     shapes = []
     for _ in range(n):
         ndim = draw(st.integers(0, len(result)))
@@ -113,46 +122,46 @@ def shapes_for(draw: st.DrawFn, op: OpSpec, compact: bool = False) -> list[Shape
         shapes = list(draw(st.sampled_from(COMPACT[menu])))
         return shapes * n if rule == "same" else shapes
     if rule == "any":
-        return [_shape(draw, 0, MAX_DIMS, _SIDE0)]
+        return [_shape(draw, 0, MAX_DIMS, _SIDE)]
     if rule == "nonempty":
-        return [_shape(draw, 0, MAX_DIMS, _SIDE1)]
+        return [_shape(draw, 0, MAX_DIMS, _SIDE)]
     if rule == "vector":
-        return [_shape(draw, 1, MAX_DIMS, _SIDE0)]
+        return [_shape(draw, 1, MAX_DIMS, _SIDE)]
     if rule in ("rows", "rows2"):
-        lead = _shape(draw, 0, MAX_DIMS - 1, _SIDE0)
+        lead = _shape(draw, 0, MAX_DIMS - 1, _SIDE)
         last = draw(st.integers(1 if rule == "rows" else 2, MAX_SIDE))
         return [(*lead, last)]
     if rule == "matrix":
-        return [_shape(draw, 2, 2, _SIDE0)]
+        return [_shape(draw, 2, 2, _SIDE)]
     if rule == "broadcast":
         return _broadcast(draw, n)
     if rule == "same":
-        return [_shape(draw, 0, MAX_DIMS, _SIDE1)] * n
+        return [_shape(draw, 0, MAX_DIMS, _SIDE)] * n
     if rule == "matmul":
-        m, k, p = (draw(_SIDE0) for _ in range(3))
+        m, k, p = (draw(_SIDE) for _ in range(3))
         return [(m, k), (k, p)]
     if rule == "bmm":
-        b, m, k, p = (draw(_SIDE0) for _ in range(4))
+        b, m, k, p = (draw(_SIDE) for _ in range(4))
         return [(b, m, k), (b, k, p)]
     if rule == "mv":
-        m, k = draw(_SIDE0), draw(_SIDE0)
+        m, k = draw(_SIDE), draw(_SIDE)
         return [(m, k), (k,)]
     if rule == "linear":
-        rows, i, o = (draw(_SIDE0) for _ in range(3))
+        rows, i, o = (draw(_SIDE) for _ in range(3))
         return [(rows, i), (o, i), (o,)]
     if rule == "cat":
-        rest = _shape(draw, 0, MAX_DIMS - 1, _SIDE0)
-        return [(draw(_SIDE0), *rest), (draw(_SIDE0), *rest)]
+        rest = _shape(draw, 0, MAX_DIMS - 1, _SIDE)
+        return [(draw(_SIDE), *rest), (draw(_SIDE), *rest)]
     if rule == "take":
         return [
-            (draw(_SIDE1), *_shape(draw, 0, MAX_DIMS - 1, _SIDE0)),
-            (draw(st.integers(0, MAX_INDICES)),),
+            (draw(_SIDE), *_shape(draw, 0, MAX_DIMS - 1, _SIDE)),
+            (draw(st.integers(1, MAX_INDICES)),),
         ]
     if rule == "gather":
-        rows, c, k = draw(_SIDE0), draw(_SIDE1), draw(_SIDE0)
+        rows, c, k = draw(_SIDE), draw(_SIDE), draw(_SIDE)
         return [(rows, c), (rows, k)]
     if rule == "classify":
-        rows, c = draw(_SIDE1), draw(_SIDE1)
+        rows, c = draw(_SIDE), draw(_SIDE)
         return [(rows, c), (rows,)]
     raise ValueError(
         f"op {op.name!r} has unknown shape rule {rule!r}; valid rules: any, nonempty, vector, "
@@ -257,7 +266,8 @@ def separate(
     return snap(a, 0.0), snap(b, g)
 
 
-def _fix(op: OpSpec, arrays: list[np.ndarray]) -> list[np.ndarray]:
+def fit(op: OpSpec, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``arrays`` moved out of ``op``'s forbidden neighbourhoods: kinks, ties (a map)."""
     out = list(arrays)
     for i, spec in enumerate(op.args):
         if spec.kind == "float" and spec.kinks:
@@ -281,12 +291,18 @@ def _fix(op: OpSpec, arrays: list[np.ndarray]) -> list[np.ndarray]:
     return out
 
 
-def _floats(lo: float, hi: float, dtype: str) -> st.SearchStrategy[float]:
+def representable(domain: tuple[float, float], dtype: str) -> tuple[float, float]:
+    """``domain``'s bounds rounded inwards to ``dtype`` (0.1 is not a float32)."""
+    lo, hi = domain
     if dtype == "float32":
-        # The domain's bounds rounded inwards to float32 (0.1 is not a float32).
         lo32, hi32 = np.float32(lo), np.float32(hi)
         lo = float(lo32 if lo32 >= lo else np.nextafter(lo32, np.float32(np.inf)))
         hi = float(hi32 if hi32 <= hi else np.nextafter(hi32, np.float32(-np.inf)))
+    return lo, hi
+
+
+def _floats(lo: float, hi: float, dtype: str) -> st.SearchStrategy[float]:
+    lo, hi = representable((lo, hi), dtype)
     return st.floats(
         lo,
         hi,
@@ -325,7 +341,7 @@ def op_inputs(
                 f"op {spec.name!r} argument {i} has unknown kind {arg.kind!r}; "
                 "valid kinds: float, index, mask"
             )
-    return tuple(_fix(spec, arrays))
+    return tuple(fit(spec, arrays))
 
 
 def op_cases(op: str | OpSpec, dtype: str, compact: bool = False) -> st.SearchStrategy[OpCase]:

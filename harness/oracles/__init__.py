@@ -59,6 +59,10 @@ The op oracles (see :data:`REGISTRY`):
     Metamorphic: the gradient with respect to a broadcast input equals the gradient with
     respect to the materialized (``np.broadcast_to``) input, summed back over the broadcast
     dimensions.
+``kink_convention``
+    At exactly the op's non-differentiable points (kinks, ties; never a random draw), the
+    VJP against the reference target's: the subgradient convention must match, unless the
+    backend's known divergences list it.
 
 Model-level metamorphic properties (:data:`MODEL_PROPERTIES`: ``minibatch_mean``,
 ``accumulate``, ``permutation``) and whole training runs (``trajectory``, ``accuracy``) are
@@ -106,6 +110,7 @@ from harness.oracles.ops import (
     finite_differences,
     forward,
     jvp_vjp,
+    kink_convention,
     op_oracle,
     open_call,
     reduce_to_shape,
@@ -184,6 +189,7 @@ __all__ = [
     "forward",
     "get",
     "jvp_vjp",
+    "kink_convention",
     "literal",
     "minibatch_mean",
     "model_draws",

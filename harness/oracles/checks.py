@@ -1,14 +1,23 @@
-"""Running an oracle as a property: Hypothesis draws the inputs, the oracle judges each."""
+"""Running an oracle as a property: Hypothesis draws the inputs, the oracle judges each.
+
+Every op check runs, besides the profile's draws, the op's covering set
+(:mod:`harness.covering`) as explicit examples; the kink-convention oracle runs only its
+points (:func:`harness.covering.kink_cases`). A derandomized profile draws the same examples
+on every run; given a seed (``--hypothesis-seed``), a second pass draws as many random ones
+beside them, seeded per check by :func:`check_seed`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import unittest
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness import covering
 from harness import strategies as strat
 from harness.contract import Unsupported
 from harness.oracles import registry
@@ -76,6 +85,13 @@ class Observed:
             self.worst = ag
 
 
+def check_seed(seed: int, key: str) -> int:
+    """The seed of one check's random pass: ``seed`` mixed with the check's ``key``, so that
+    every check draws its own examples and the same ones on every run with that seed."""
+    digest = hashlib.sha256(f"{seed}/{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
 def run_property(
     test: Callable[[Any], Agreement],
     strategy: Any,
@@ -83,6 +99,9 @@ def run_property(
     settings: Any = None,
     key: str = "",
     expect_failure: bool = False,
+    examples: Sequence[Any] = (),
+    seed: int | None = None,
+    draw: bool = True,
 ) -> Observed:
     """Run ``test`` on examples of ``strategy`` with Hypothesis; return what it observed.
 
@@ -92,40 +111,67 @@ def run_property(
     reused), and an input that failed anywhere is replayed everywhere;
     ``expect_failure`` skips shrinking (a known divergence needs no minimal example).
     Unsupported and NotApplicable propagate at once, without shrinking.
+
+    ``examples`` run first, as explicit examples (a failing one is reported as it is, never
+    shrunk); ``draw=False`` runs only them. ``seed``: a derandomized profile draws its fixed
+    examples and then, in a second pass, as many random ones seeded by
+    :func:`check_seed`; a random profile draws only that seeded pass.
     """
     import hypothesis
 
     observed = Observed()
 
-    def prop(case: Any) -> None:
-        try:
-            ag = test(case)
-        except Unsupported as e:
-            raise _SkipUnsupported(str(e)) from e
-        except NotApplicable as e:
-            raise _SkipNotApplicable(str(e)) from e
-        except Exception:
-            observed.observe(None, case)
-            raise
-        observed.observe(ag, case)
+    def make_prop() -> Callable[[Any], None]:
+        # A new function per pass: Hypothesis' decorators mark the function they decorate.
+        def prop(case: Any) -> None:
+            try:
+                ag = test(case)
+            except Unsupported as e:
+                raise _SkipUnsupported(str(e)) from e
+            except NotApplicable as e:
+                raise _SkipNotApplicable(str(e)) from e
+            except Exception:
+                observed.observe(None, case)
+                raise
+            observed.observe(ag, case)
 
-    prop._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
+        prop._hypothesis_internal_add_digest = key.encode()  # type: ignore[attr-defined]
+        return prop
+
     base = settings if settings is not None else hypothesis.settings()
-    overrides: dict[str, Any] = {}
+    phases = list(base.phases)
     if expect_failure:
-        overrides["phases"] = [
-            p for p in base.phases if p is not hypothesis.Phase.shrink and p.name != "explain"
-        ]
-    wrapped = hypothesis.given(strategy)(hypothesis.settings(base, **overrides)(prop))
-    try:
-        wrapped()
-    except _SkipUnsupported as e:
-        raise Unsupported(str(e)) from None
-    except _SkipNotApplicable as e:
-        raise NotApplicable(str(e)) from None
-    except Exception as e:
-        e.harness_observed = observed  # type: ignore[attr-defined]  # the report's examples
-        raise
+        phases = [p for p in phases if p is not hypothesis.Phase.shrink and p.name != "explain"]
+    explicit = [p for p in phases if p is hypothesis.Phase.explicit]
+    passes: list[tuple[Any, int | None]] = []
+    if not draw:
+        passes.append((hypothesis.settings(base, phases=explicit), None))
+    elif seed is None:
+        passes.append((hypothesis.settings(base, phases=phases), None))
+    elif base.derandomize:
+        passes.append((hypothesis.settings(base, phases=phases), None))
+        rest = [p for p in phases if p is not hypothesis.Phase.explicit]
+        seeded = hypothesis.settings(base, phases=rest, derandomize=False, database=None)
+        passes.append((seeded, check_seed(seed, key)))
+    else:
+        passes.append((hypothesis.settings(base, phases=phases), check_seed(seed, key)))
+    for pass_settings, pass_seed in passes:
+        test_fn: Any = make_prop()
+        if pass_settings.phases and hypothesis.Phase.explicit in pass_settings.phases:
+            for ex in reversed(list(examples)):
+                test_fn = hypothesis.example(ex)(test_fn)
+        wrapped = hypothesis.given(strategy)(pass_settings(test_fn))
+        if pass_seed is not None:
+            wrapped = hypothesis.seed(pass_seed)(wrapped)
+        try:
+            wrapped()
+        except _SkipUnsupported as e:
+            raise Unsupported(str(e)) from None
+        except _SkipNotApplicable as e:
+            raise NotApplicable(str(e)) from None
+        except Exception as e:
+            e.harness_observed = observed  # type: ignore[attr-defined]  # the report's examples
+            raise
     return observed
 
 
@@ -158,10 +204,16 @@ def check_op(
     key: str = "",
     expect_failure: bool = False,
     compact: bool = False,
+    seed: int | None = None,
+    cover: bool = True,
 ) -> Observed:
-    """Property: the op oracle ``oracle`` holds for ``target`` on every drawn input of ``op``.
+    """Property: the op oracle ``oracle`` holds for ``target`` on every input of ``op``.
 
-    ``compact`` draws shapes from :data:`harness.strategies.COMPACT` (the ``ci`` profile).
+    The inputs: the op's covering set (``cover``; without the cases where central
+    differences mean nothing for an oracle that uses them) and the profile's draws, with
+    shapes from :data:`harness.strategies.COMPACT` when ``compact``; for an oracle that
+    checks ``at_kinks``, only :func:`harness.covering.kink_cases`. ``seed``: see
+    :func:`run_property`.
     """
     entry = registry.get(oracle, "op")
     fn = entry.check
@@ -175,12 +227,25 @@ def check_op(
     def context(case: strat.OpCase) -> tuple[Context, str | None]:
         return Context(target.name, op, oracle, dtype, tuple(case.inputs), case.seed, ref), None
 
+
+    at_kinks = getattr(fn, "at_kinks", False)
+    if at_kinks:
+        examples = covering.kink_cases(op, dtype)
+    elif cover:
+        examples = covering.cases(
+            op, dtype, finite_differences=getattr(fn, "uses_differences", False)
+        )
+    else:
+        examples = []
     return run_property(
         _guarded(test, context),
         strat.op_cases(op, dtype, compact),
         settings=settings,
         key=key or f"{op}/{dtype}",
         expect_failure=expect_failure,
+        examples=examples,
+        seed=seed,
+        draw=not at_kinks,
     )
 
 
@@ -194,8 +259,10 @@ def check_model(
     key: str = "",
     expect_failure: bool = False,
     compact: bool = False,
+    seed: int | None = None,
 ) -> Observed:
-    """Property: the model property ``prop`` holds for every drawn batch."""
+    """Property: the model property ``prop`` holds for every drawn batch (``seed``: see
+    :func:`run_property`)."""
     fn = registry.get(prop, "model").check
     if dtype not in target.backend.capabilities.dtypes:
         raise Unsupported(f"{target.name} does not support {dtype}")
@@ -212,4 +279,5 @@ def check_model(
         settings=settings,
         key=key or f"{case.id}/{dtype}",
         expect_failure=expect_failure,
+        seed=seed,
     )

@@ -143,6 +143,9 @@ class OpOracle:
     ``needs_reference`` oracle without a reference target is NotApplicable; the call is
     opened (:func:`open_call`); the target must have the op, the dtype and ``capability``
     (Unsupported otherwise). ``uses_reference`` oracles name the reference in their report.
+    ``uses_differences`` oracles compare with central differences (the covering cases
+    where those mean nothing are not theirs); ``at_kinks`` oracles check only the op's
+    non-differentiable points (:func:`harness.covering.kink_cases`), never random draws.
     """
 
     def __init__(
@@ -152,6 +155,8 @@ class OpOracle:
         capability: str | None = None,
         uses_reference: bool = False,
         needs_reference: bool = False,
+        uses_differences: bool = False,
+        at_kinks: bool = False,
     ) -> None:
         functools.update_wrapper(self, body)
         self.body = body
@@ -159,6 +164,8 @@ class OpOracle:
         self.capability = capability
         self.uses_reference = uses_reference or needs_reference
         self.needs_reference = needs_reference
+        self.uses_differences = uses_differences
+        self.at_kinks = at_kinks
 
     def __call__(
         self,
@@ -184,7 +191,12 @@ class OpOracle:
 
 
 def op_oracle(
-    *, capability: str | None = None, uses_reference: bool = False, needs_reference: bool = False
+    *,
+    capability: str | None = None,
+    uses_reference: bool = False,
+    needs_reference: bool = False,
+    uses_differences: bool = False,
+    at_kinks: bool = False,
 ) -> Callable[[Callable[[Call], Agreement]], OpOracle]:
     """Decorator: make ``body(call)`` an :class:`OpOracle`."""
 
@@ -194,6 +206,8 @@ def op_oracle(
             capability=capability,
             uses_reference=uses_reference,
             needs_reference=needs_reference,
+            uses_differences=uses_differences,
+            at_kinks=at_kinks,
         )
 
     return wrap
@@ -267,9 +281,8 @@ def _reference_dtype(reference: Target, dtype: str) -> str:
     return "float64" if "float64" in reference.backend.capabilities.dtypes else dtype
 
 
-@op_oracle(needs_reference=True)
-def vjp_reference(call: Call) -> Agreement:
-    """Reverse mode against the reference target's float64 VJP (see :mod:`harness.oracles`)."""
+def _against_reference(call: Call, what: str) -> Agreement:
+    """The target's VJP against the reference target's, in float64 where it has it."""
     target, op, dtype, reference = call.target, call.op, call.dtype, call.reference
     assert reference is not None  # needs_reference
     ref_dtype = _reference_dtype(reference, dtype)
@@ -290,11 +303,30 @@ def vjp_reference(call: Call) -> Agreement:
                 rtol=rtol,
                 atol=atol,
                 ctx=call.ctx,
-                what=f"gradient of argument {i} (against {reference.name} in {ref_dtype})",
+                what=f"{what} of argument {i} (against {reference.name} in {ref_dtype})",
                 dtype=dtype,
             )
         )
     return Agreement.worst(results)
+
+
+@op_oracle(needs_reference=True)
+def vjp_reference(call: Call) -> Agreement:
+    """Reverse mode against the reference target's float64 VJP (see :mod:`harness.oracles`)."""
+    return _against_reference(call, "gradient")
+
+
+@op_oracle(needs_reference=True, at_kinks=True)
+def kink_convention(call: Call) -> Agreement:
+    """The subgradient picked at a non-differentiable point against the reference target's.
+
+    Run on inputs exactly at the catalog's kinks and ties (:func:`harness.covering.kink_cases`):
+    relu / abs / leaky_relu at 0, clamp at its bounds, maximum / minimum of equal values,
+    tied max / min reductions. Frameworks choose a convention there (PyTorch: relu'(0) = 0,
+    the gradient of tied maxima split evenly); one that picks another silently changes
+    training, so a difference fails unless the backend lists it as a known divergence.
+    """
+    return _against_reference(call, "subgradient at a non-differentiable point")
 
 
 def _fd_step(spec: catalog.OpSpec) -> float:
@@ -362,7 +394,7 @@ def _against_differences(
     )
 
 
-@op_oracle()
+@op_oracle(uses_differences=True)
 def finite_differences(call: Call) -> Agreement:
     """``<u, VJP(v)>`` against float64 central differences of the NumPy reference."""
     op, argnums = call.op, call.argnums
@@ -424,7 +456,7 @@ def jvp_vjp(call: Call) -> Agreement:
     )
 
 
-@op_oracle(capability="second_order", uses_reference=True)
+@op_oracle(capability="second_order", uses_reference=True, uses_differences=True)
 def second_order(call: Call) -> Agreement:
     """``vjp_vjp`` against central differences of a float64 first-order VJP."""
     target, op, reference, argnums = call.target, call.op, call.reference, call.argnums

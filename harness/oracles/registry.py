@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, cast
 
-from harness import catalog
+from harness import catalog, covering
 from harness.oracles import models, ops, optimizers, training
 
 KINDS = ("op", "model", "training", "optimizer")
@@ -69,6 +69,7 @@ _ALL: tuple[Oracle, ...] = (
     _op(ops.jvp_vjp, "jvp", _differentiable),
     _op(ops.second_order, "2nd", lambda o: bool(o.second_order and o.diff_argnums)),
     _op(ops.broadcast_reduction, "bc", lambda o: bool(o.shapes == "broadcast" and o.diff_argnums)),
+    _op(ops.kink_convention, "kink", covering.kink_points),
     Oracle("minibatch_mean", "model", None, _every, "mb", models.minibatch_mean),
     Oracle("accumulate", "model", None, _every, "accu", models.accumulate),
     Oracle("permutation", "model", None, _every, "perm", models.permutation),

@@ -48,3 +48,10 @@ def test_jvp_vjp(target: Target, op: str, dtype: str, parity) -> None:
 def test_second_order(target: Target, op: str, dtype: str, parity) -> None:
     """The gradient of a gradient agrees with central differences of a float64 VJP."""
     parity.op("second_order", target, op, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", ops_for("kink_convention"))
+def test_kink_convention(target: Target, op: str, dtype: str, parity) -> None:
+    """At exactly a kink or a tie, the subgradient agrees with the reference target's."""
+    parity.op("kink_convention", target, op, dtype)
