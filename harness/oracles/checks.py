@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness import programs as prog
 from harness import strategies as strat
 from harness.contract import Unsupported
 from harness.oracles import registry
@@ -139,5 +140,35 @@ def check_model(
         model_draws(compact=compact),
         settings=settings,
         key=key or f"{case.id}/{dtype}",
+        expect_failure=expect_failure,
+    )
+
+
+def check_programs(
+    target: Target,
+    dtype: str,
+    *,
+    reference: Target | None = None,
+    settings: Any = None,
+    key: str = "",
+    expect_failure: bool = False,
+) -> Observed:
+    """Property: the program oracle holds for ``target`` on every drawn program in ``dtype``.
+
+    A failure is shrunk to a minimal program (fewest ops and leaves) and reported with its
+    listing and a reproducer (:mod:`harness.oracles.programs`).
+    """
+    fn = registry.get("program", "program").check
+    if dtype not in target.backend.capabilities.dtypes:
+        raise Unsupported(f"{target.name} does not support {dtype}")
+
+    def test(case: prog.ProgramCase) -> Agreement:
+        return fn(target, case.program, list(case.inputs), seed=case.seed, reference=reference)
+
+    return run_property(
+        test,
+        prog.program_cases(dtype),
+        settings=settings,
+        key=key or f"programs/{dtype}",
         expect_failure=expect_failure,
     )
