@@ -73,7 +73,7 @@ def test_program_reproducer_runs(tape: Target, inner: Target) -> None:
     code = code.replace(f'discovery.get_target("{inner.name}")', "inner")
     with pytest.raises(oracles.OracleFailure, match="program  program  float64"):
         exec(code, {"target": tape, "inner": inner, "np": np})
-    namespace = {"target": inner, "inner": inner, "np": np}
+    namespace: dict = {"target": inner, "inner": inner, "np": np}
     exec(code.replace("oracles.program(", "result = oracles.program(", 1), namespace)
     assert namespace["result"].passed
 
