@@ -95,6 +95,7 @@ class Target:
             "second_order": bool(caps and caps.second_order),
             "training": bool(caps and caps.training),
             "compiled": bool(caps and caps.compiled),
+            "optimizer_step": bool(caps and caps.optimizer_step),
             "world_size": self.world_size,
         }
 

@@ -53,6 +53,7 @@ KIND_TITLES = {
     "model": "Metamorphic properties of model losses",
     "training": "Whole training runs",
     "optimizer": "Optimizer update rules",
+    "program": "Random programs of ops (value and gradients)",
 }
 
 

@@ -10,6 +10,8 @@ The package, by concept (each module imports only those above it):
   :func:`accuracy`);
 * :mod:`~harness.oracles.optimizers` -- one optimizer's update rule, step by step
   (:func:`update_rule` over :data:`OPTIMIZER_CASES`);
+* :mod:`~harness.oracles.programs` -- random programs of ops, value and reverse mode
+  (:func:`program`, drawn by :mod:`harness.programs`);
 * :mod:`~harness.oracles.registry` -- :data:`REGISTRY`, the one list of oracles (name, kind,
   capability, subjects, abbreviation, function) that the suites and the report read;
 * :mod:`~harness.oracles.checks` -- running an oracle as a Hypothesis property
@@ -90,6 +92,7 @@ from harness.oracles.checks import (
     Observed,
     check_model,
     check_op,
+    check_programs,
     run_property,
 )
 from harness.oracles.models import (
@@ -125,6 +128,7 @@ from harness.oracles.optimizers import (
     OptimizerCase,
     update_rule,
 )
+from harness.oracles.programs import program
 from harness.oracles.registry import (
     ABBREV,
     KINDS,
@@ -182,6 +186,7 @@ __all__ = [
     "broadcast_reduction",
     "check_model",
     "check_op",
+    "check_programs",
     "compare_arrays",
     "error_report",
     "failure_report",
@@ -200,6 +205,7 @@ __all__ = [
     "open_call",
     "ops_for",
     "permutation",
+    "program",
     "reduce_to_shape",
     "reproducer",
     "require",

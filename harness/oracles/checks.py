@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness import covering
+from harness import programs as prog
 from harness import strategies as strat
 from harness.contract import Unsupported
 from harness.oracles import registry
@@ -30,6 +31,7 @@ from harness.oracles.agreement import (
     error_report,
 )
 from harness.oracles.models import ModelCase, model_draws, model_reproducer
+from harness.oracles.programs import reproducer as program_reproducer
 from harness.oracles.ops import require
 
 if TYPE_CHECKING:
@@ -280,4 +282,40 @@ def check_model(
         key=key or f"{case.id}/{dtype}",
         expect_failure=expect_failure,
         seed=seed,
+    )
+
+
+def check_programs(
+    target: Target,
+    dtype: str,
+    *,
+    reference: Target | None = None,
+    settings: Any = None,
+    key: str = "",
+    expect_failure: bool = False,
+) -> Observed:
+    """Property: the program oracle holds for ``target`` on every drawn program in ``dtype``.
+
+    A failure is shrunk to a minimal program (fewest ops and leaves) and reported with its
+    listing and a reproducer (:mod:`harness.oracles.programs`).
+    """
+    fn = registry.get("program", "program").check
+    if dtype not in target.backend.capabilities.dtypes:
+        raise Unsupported(f"{target.name} does not support {dtype}")
+
+    def test(case: prog.ProgramCase) -> Agreement:
+        return fn(target, case.program, list(case.inputs), seed=case.seed, reference=reference)
+
+    ref = reference.name if reference is not None else None
+
+    def context(case: prog.ProgramCase) -> tuple[Context, str | None]:
+        ctx = Context(target.name, "programs", "program", dtype, tuple(case.inputs), case.seed, ref)
+        return ctx, program_reproducer(target.name, case.program, case.inputs, case.seed, ref)
+
+    return run_property(
+        _guarded(test, context),
+        prog.program_cases(dtype),
+        settings=settings,
+        key=key or f"programs/{dtype}",
+        expect_failure=expect_failure,
     )

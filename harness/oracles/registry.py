@@ -13,11 +13,14 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from harness import catalog, covering
-from harness.oracles import models, ops, optimizers, training
+from harness.oracles import models, ops, optimizers, programs, training
 
-KINDS = ("op", "model", "training", "optimizer")
-"""What an oracle checks: a catalog op, a model's loss, a whole training run, or an
-optimizer's update rule (the parity report's ``kind`` of a row)."""
+KINDS = ("op", "model", "training", "optimizer", "program")
+"""What an oracle checks: a catalog op, a model's loss, a whole training run, an
+optimizer's update rule, or random programs of ops (the parity report's ``kind`` of a row)."""
+
+PROGRAM_SUBJECTS = ("programs",)
+"""The subject of the program oracle: every drawn program (:mod:`harness.programs`)."""
 
 
 def _every(subject: Any) -> bool:
@@ -53,6 +56,8 @@ class Oracle:
             return [o.name for o in catalog.CATALOG.values() if self.applies_to(o)]
         if self.kind == "model":
             return [c.id for c in models.MODEL_CASES if self.applies_to(c)]
+        if self.kind == "program":
+            return [s for s in PROGRAM_SUBJECTS if self.applies_to(s)]
         if self.kind == "optimizer":
             return [c.id for c in optimizers.OPTIMIZER_CASES if self.applies_to(c)]
         return [c.id for c in training.TRAINING_CASES if self.applies_to(c)]
@@ -76,6 +81,7 @@ _ALL: tuple[Oracle, ...] = (
     Oracle("trajectory", "training", "training", _every, "traj", training.trajectory),
     Oracle("accuracy", "training", "training", _every, "acc", training.accuracy),
     Oracle("update_rule", "optimizer", "optimizer_step", _every, "upd", optimizers.update_rule),
+    Oracle("program", "program", None, _every, "prog", programs.program),
 )
 
 REGISTRY: Mapping[str, Oracle] = MappingProxyType({o.name: o for o in _ALL})

@@ -30,10 +30,7 @@ class TrainingCase:
     @property
     def id(self) -> str:
         """``dataset-model-optimizer-mode``, then each option as ``name`` + value."""
-        opts = "".join(
-            f"-{k}" + (",".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}")
-            for k, v in self.options
-        )
+        opts = "".join(f"-{k}{_option_text(v)}" for k, v in self.options)
         return f"{self.dataset}-{self.model}-{self.optimizer}-{self.mode}{opts}"
 
     @property
@@ -49,6 +46,14 @@ class TrainingCase:
             self.dataset, self.model, self.optimizer, mode=self.mode, epochs=self.epochs,
             dtype=dtype, seed=0, **dict(self.options),
         )  # fmt: skip
+
+
+def _option_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "" if v else "False"
+    if isinstance(v, tuple):
+        return ",".join(f"{x:g}" for x in v)
+    return f"{v:g}"
 
 
 ACCURACY = {"breast_cancer": 0.95, "digits": 0.93}

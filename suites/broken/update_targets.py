@@ -140,3 +140,76 @@ class BrokenOptimizer(Wrapped):
         else:
             d = m_hat / (np.sqrt(v_hat) + spec.eps)
         return self._after(spec, p, d)
+
+
+class _Node:
+    """A value on :class:`OverwritingTape`'s tape: the inner array and how it was made."""
+
+    __slots__ = ("fn", "parents", "value")
+
+    def __init__(self, value: Any, fn: Any = None, parents: tuple[Any, ...] = ()) -> None:
+        self.value, self.fn, self.parents = value, fn, parents
+
+
+class OverwritingTape(Wrapped):
+    """A hand-written reverse mode whose gradient of a value is *overwritten* by each use.
+
+    Its ops record a tape when given tape values (and run the inner backend's op on plain
+    arrays, so forward values, forward mode and second order are the inner backend's); its
+    :meth:`vjp` walks the tape backwards with the inner backend's per-op VJPs, but stores
+    ``grad[parent] = g`` where it must add ``grad[parent] += g``. Every single-op check
+    passes (each input of one op is a distinct leaf); a value used twice gets the gradient
+    of one use only.
+    """
+
+    def __init__(self, inner: Backend, name: str = "overwriting-tape") -> None:
+        super().__init__(inner, name)
+        self._ops = {k: self._lift(fn) for k, fn in inner.ops().items()}
+
+    @staticmethod
+    def _lift(fn: Any) -> Any:
+        def op(*args: Any) -> Any:
+            if not any(isinstance(a, _Node) for a in args):
+                return fn(*args)
+            plain = [a.value if isinstance(a, _Node) else a for a in args]
+            return _Node(fn(*plain), fn, tuple(args))
+
+        return op
+
+    def ops(self):
+        return self._ops
+
+    def vjp(self, fn, primals, cotangent, *, device, argnums=None):
+        argnums = list(range(len(primals))) if argnums is None else list(argnums)
+        inner = self.inner
+        args: list[Any] = [inner.asarray(np.asarray(p), device) for p in primals]
+        leaves = {i: _Node(args[i]) for i in argnums}
+        out = fn(*[leaves.get(i, a) for i, a in enumerate(args)])
+        if not isinstance(out, _Node):
+            return inner.to_numpy(out), [np.zeros_like(primals[i]) for i in argnums]
+        order: list[_Node] = []
+        seen: set[int] = set()
+
+        def visit(node: _Node) -> None:  # post-order: parents before children
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            for p in node.parents:
+                if isinstance(p, _Node):
+                    visit(p)
+            order.append(node)
+
+        visit(out)
+        grads: dict[int, np.ndarray] = {id(out): np.asarray(cotangent)}
+        for node in reversed(order):
+            g = grads.get(id(node))
+            if node.fn is None or g is None:
+                continue
+            diff = [k for k, p in enumerate(node.parents) if isinstance(p, _Node)]
+            plain = [inner.to_numpy(p.value if isinstance(p, _Node) else p) for p in node.parents]
+            _, pgrads = inner.vjp(node.fn, plain, g, device=device, argnums=diff)
+            for k, pg in zip(diff, pgrads, strict=True):
+                grads[id(node.parents[k])] = np.asarray(pg)  # the bug: = where += belongs
+        return inner.to_numpy(out.value), [
+            grads.get(id(leaves[i]), np.zeros_like(primals[i])) for i in argnums
+        ]

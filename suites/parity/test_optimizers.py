@@ -31,5 +31,7 @@ def test_update_rule(
         case.id,
         "update_rule",
         dtype,
-        lambda _: oracles.update_rule(target, case, dtype, reference=reference),
+        lambda _: oracles.Observed(
+            1, oracles.update_rule(target, case, dtype, reference=reference)
+        ),
     )
