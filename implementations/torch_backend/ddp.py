@@ -133,11 +133,12 @@ def _sum_hook(state, bucket):  # type: ignore[no-untyped-def]
     """
     import torch.distributed as dist
 
+    workers.mark(state[0], waiting=True)  # state: [current step], for hang reports
     fut = dist.all_reduce(bucket.buffer(), async_op=True).get_future()
     return fut.then(lambda f: f.value()[0])
 
 
-def _wrap(model: Any, recipe: Recipe, device: str) -> Any:
+def _wrap(model: Any, recipe: Recipe, device: str, step: list[int]) -> Any:
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     names = [n for n, _ in model.named_parameters()]
@@ -147,7 +148,7 @@ def _wrap(model: Any, recipe: Recipe, device: str) -> Any:
     ids = [int(device.split(":")[1])] if device.startswith("cuda") else None
     ddp = DDP(model, device_ids=ids)
     if recipe.reduce == "sum":
-        ddp.register_comm_hook(None, _sum_hook)
+        ddp.register_comm_hook(step, _sum_hook)
     return ddp
 
 
@@ -180,7 +181,8 @@ def _rank_job(
     step_loss, train_loss, test_acc = [], [], []
     with _deterministic("cuda" if device.startswith("cuda") else "cpu"):
         model = _model(workload, dtype, device)
-        ddp = _wrap(model, recipe, device)
+        step_ref = [0]
+        ddp = _wrap(model, recipe, device, step_ref)
         opt = _optimizer(workload, ddp.parameters())
         row_loss = (
             nn.BCEWithLogitsLoss(reduction="sum") if binary else nn.CrossEntropyLoss(reduction="sum")
@@ -195,8 +197,10 @@ def _rank_job(
             dist.barrier()
             t0 = time.perf_counter()
             for idx, n_global in zip(shards, sizes, strict=True):
-                recipe.before_step(rank, step)
+                step_ref[0] = step
+                workers.mark(step)
                 try:
+                    recipe.before_step(rank, step)
                     opt.zero_grad(set_to_none=True)
                     loss_sum = row_loss(ddp(x_train[idx]), y_train[idx])
                     loss = recipe.local_loss(loss_sum, len(idx), n_global)
