@@ -190,9 +190,16 @@ class WorkerGroup:
                 p = self._ctx.Process(
                     target=_serve,
                     args=(
-                        rank, world_size, dict(env or {}), init, init_args,
-                        self._jobs[rank], self._results, os.getpid(), self._progress,
-                    ),  # fmt: skip
+                        rank,
+                        world_size,
+                        dict(env or {}),
+                        init,
+                        init_args,
+                        self._jobs[rank],
+                        self._results,
+                        os.getpid(),
+                        self._progress,
+                    ),
                     name=f"{label} rank {rank}",
                     daemon=True,
                 )
@@ -336,9 +343,7 @@ def _close_all() -> None:
         group.close()
 
 
-def pool(
-    cache: dict[Any, WorkerGroup], key: Any, start: Callable[[], WorkerGroup]
-) -> WorkerGroup:
+def pool(cache: dict[Any, WorkerGroup], key: Any, start: Callable[[], WorkerGroup]) -> WorkerGroup:
     """The live group cached under ``key``, or a new one from ``start()`` (cached)."""
     group = cache.get(key)
     if group is None or not group.alive:

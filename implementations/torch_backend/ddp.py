@@ -125,7 +125,7 @@ def _join(rank: int, world_size: int, port: int, device: str, threads: int, time
     return _Rank(f"cuda:{rank}" if device == "cuda" else "cpu")
 
 
-def _sum_hook(state, bucket):  # type: ignore[no-untyped-def]
+def _sum_hook(state, bucket):
     """A DDP communication hook: all-reduce the bucket with a SUM (no division).
 
     Unannotated on purpose: DDP checks a hook's annotations against ``dist.GradBucket``
@@ -185,7 +185,9 @@ def _rank_job(
         ddp = _wrap(model, recipe, device, step_ref)
         opt = _optimizer(workload, ddp.parameters())
         row_loss = (
-            nn.BCEWithLogitsLoss(reduction="sum") if binary else nn.CrossEntropyLoss(reduction="sum")
+            nn.BCEWithLogitsLoss(reduction="sum")
+            if binary
+            else nn.CrossEntropyLoss(reduction="sum")
         )
         mean_loss = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
         params = list(model.parameters())
@@ -248,7 +250,9 @@ def _start(device: str, world_size: int, timeout_s: float) -> workers.WorkerGrou
         timeout=timedelta(seconds=timeout_s),
     )  # fmt: skip
     threads = max(1, torch.get_num_threads() // world_size)
-    env = {"GLOO_SOCKET_IFNAME": "lo", "NCCL_SOCKET_IFNAME": "lo"} if sys.platform == "linux" else {}
+    env = (
+        {"GLOO_SOCKET_IFNAME": "lo", "NCCL_SOCKET_IFNAME": "lo"} if sys.platform == "linux" else {}
+    )
     env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", str(threads)))
     return workers.WorkerGroup(
         world_size,

@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("torch.distributed")
 
-from harness import oracles  # noqa: E402
-from harness.discovery import Target  # noqa: E402
+from harness import oracles
+from harness.discovery import Target
 
-from .dp_targets import dp_target  # noqa: E402
+from .dp_targets import dp_target
 
 # 455 training rows in batches of 32: 14 full batches, then 7 rows (4 + 3 on two ranks).
 MINI = oracles.TrainingCase("breast_cancer", "logreg", "sgd", "minibatch", 2)
@@ -37,7 +37,9 @@ def inner(reference: Target | None) -> Target:
     return reference
 
 
-def _failure(recipe: str, case: oracles.TrainingCase, inner: Target, runs) -> oracles.TrainingFailure:
+def _failure(
+    recipe: str, case: oracles.TrainingCase, inner: Target, runs
+) -> oracles.TrainingFailure:
     with pytest.raises(oracles.TrainingFailure) as info:
         oracles.trajectory(dp_target(recipe), case, "float64", reference=inner, runs=runs)
     return info.value
@@ -46,7 +48,9 @@ def _failure(recipe: str, case: oracles.TrainingCase, inner: Target, runs) -> or
 @pytest.mark.parametrize("case", [MINI, FULL], ids=lambda c: c.mode)
 def test_correct_recipe_agrees(inner: Target, case: oracles.TrainingCase, runs) -> None:
     """The unbroken recipe (the one torch:cpu@ddp2 runs) agrees, with no desync."""
-    verdict = oracles.trajectory(dp_target("ddp-correct"), case, "float64", reference=inner, runs=runs)
+    verdict = oracles.trajectory(
+        dp_target("ddp-correct"), case, "float64", reference=inner, runs=runs
+    )
     assert verdict.agrees and verdict.desync is None
 
 

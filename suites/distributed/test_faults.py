@@ -18,12 +18,13 @@ import pytest
 
 pytest.importorskip("torch.distributed")
 
-from harness import oracles, parallel, runner, workers  # noqa: E402
-from harness.implementations.torch_backend import ddp  # noqa: E402
-from harness.progress import NullProgress  # noqa: E402
+from harness.implementations.torch_backend import ddp
 
-from ..broken.dp_targets import dp_target  # noqa: E402
-from . import procs  # noqa: E402
+from harness import oracles, parallel, runner, workers
+from harness.progress import NullProgress
+
+from ..broken.dp_targets import dp_target
+from . import procs
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -40,7 +41,11 @@ def _warm_pool() -> list[int]:
 @pytest.mark.parametrize(
     ("recipe", "kind", "text"),
     [
-        ("ddp-crash", "crash", "rank 1 crashed during training breast_cancer (15 steps) (exit code 3)"),
+        (
+            "ddp-crash",
+            "crash",
+            "rank 1 crashed during training breast_cancer (15 steps) (exit code 3)",
+        ),
         ("ddp-hang", "hang", "rank 1 did not finish training breast_cancer (15 steps) within 6 s"),
     ],
 )
