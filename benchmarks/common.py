@@ -37,7 +37,7 @@ from typing import Any
 
 from benchmarks import floor
 from harness import data as data_mod
-from harness import discovery
+from harness import discovery, parallel
 from harness import workload as workload_mod
 from harness.contract import Backend, History
 
@@ -67,11 +67,14 @@ for ep in discovery.backend_entry_points():
         safe.append(ep.name)
 
 rows = []
-for t in discovery.all_targets():
+listed = [t for t in discovery.all_targets() if not t.world_size]
+dp = [discovery.data_parallel_target(t, n) for t in listed for n in WORLD_SIZES]
+for t in listed + [t for t in dp if t is not None]:
     caps = t.backend.capabilities
     rows.append(dict(name=t.name, backend=t.backend_name, device=t.device,
                      available=t.available, reason=t.reason, dtypes=list(caps.dtypes),
-                     training=caps.training, compiled=caps.compiled))
+                     training=caps.training, compiled=caps.compiled,
+                     world_size=t.world_size))
 ref = discovery.default_reference()
 print(json.dumps(dict(targets=rows, preload=safe, reference=ref.name if ref else None)))
 """
@@ -89,11 +92,17 @@ class TargetInfo:
     dtypes: tuple[str, ...]
     training: bool
     compiled: bool
+    world_size: int = 0
+    """Ranks of a data-parallel target (0: one process)."""
+
+
+WORLD_SIZES = (1, 2, 4)
+"""World sizes of the data-parallel benchmarks (a size the machine cannot run is skipped)."""
 
 
 def _probe() -> tuple[list[TargetInfo], list[str], str | None]:
     proc = subprocess.run(
-        [sys.executable, "-c", _PROBE],
+        [sys.executable, "-c", f"WORLD_SIZES = {WORLD_SIZES!r}\n" + _PROBE],
         capture_output=True,
         text=True,
         timeout=600,
@@ -115,6 +124,7 @@ def _probe() -> tuple[list[TargetInfo], list[str], str | None]:
             tuple(r["dtypes"]),
             bool(r["training"]),
             bool(r["compiled"]),
+            int(r["world_size"]),
         )
         for r in out["targets"]
     ]
@@ -125,8 +135,10 @@ _INFOS, _PRELOAD, REFERENCE = _probe()
 if any(t.name == FLOOR for t in _INFOS):
     raise RuntimeError(f"a discovered target is named {FLOOR!r}, the floor's row name; rename it")
 INFO: dict[str, TargetInfo] = {t.name: t for t in _INFOS}
-TARGETS: list[str] = [t.name for t in _INFOS]
-"""Every discovered target, available or not, in discovery order."""
+TARGETS: list[str] = [t.name for t in _INFOS if not t.world_size]
+"""Every discovered single-process target, available or not, in discovery order."""
+DP_TARGETS: list[str] = [t.name for t in _INFOS if t.world_size]
+"""Every data-parallel target at :data:`WORLD_SIZES` (``benchmarks/data_parallel.py``)."""
 TRAINING_TARGETS: list[str] = [FLOOR, *TARGETS]
 """The floor first, then every discovered target: the rows of the training tables."""
 
@@ -170,6 +182,10 @@ def backend_for(name: str) -> tuple[Backend, str]:
     if backend is None:
         backend = _entry_point_backend(info.backend)
         backend.load()
+    parsed = parallel.parse_device(info.device)
+    if parsed is not None:  # backend:device@<scheme><N>: the adapter discovery builds
+        adapter = parallel.DataParallel(backend, parsed[0], parsed[2])
+        return adapter, info.device
     return backend, info.device
 
 

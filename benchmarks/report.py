@@ -14,6 +14,9 @@ Prints Markdown:
 * compilation seconds of the compiled targets (``training.TrackCompile``);
 * epoch time against training rows and the fitted exponent (``scaling.TimeScaling``; also
   ``scaling.TrackScalingExponent`` when it ran);
+* data-parallel epoch time per world size with speedup ``T(1)/T(N)`` and scaling
+  efficiency ``T(1)/(N T(N))`` (``data_parallel.TimeDataParallelEpoch``; also
+  ``data_parallel.TrackScalingEfficiency`` when it ran);
 * the convergence tracks (final loss, test accuracy, epochs and seconds to the target loss,
   largest per-step loss difference against the reference).
 
@@ -179,6 +182,29 @@ def scaling_table(results: Any) -> list[str]:
     return lines
 
 
+def data_parallel_table(results: Any) -> list[str]:
+    """Epoch time per world size, speedup ``T(1)/T(N)`` and efficiency ``T(1)/(N T(N))``."""
+    cells = grid(results, "data_parallel.TimeDataParallelEpoch.time_epoch")
+    tracked = grid(results, "data_parallel.TrackScalingEfficiency.track_efficiency")
+    if not cells:
+        return ["\n(no data-parallel results)"]
+    lines = ["\n### Data parallel: steady epoch time per world size (digits MLP, float32)", ""]
+    lines.append("| target | mode | N | epoch | speedup | efficiency | efficiency (track) |")
+    lines.append("|---" * 7 + "|")
+    bases = sorted({(t.rstrip("0123456789"), m) for t, m in cells})
+    for base, mode in bases:
+        t1 = cells.get((f"{base}1", mode))
+        sizes = sorted(int(t[len(base) :]) for t, m in cells if m == mode and t.startswith(base))
+        for n in sizes:
+            tn = cells[(f"{base}{n}", mode)]
+            speed = f"{t1 / tn:.2f}" if t1 and tn else "n/a"
+            eff = f"{t1 / (n * tn):.2f}" if t1 and tn else "n/a"
+            tr = tracked.get((base, mode)) if n == 2 else None
+            trs = f"{tr:.2f}" if tr is not None else ""
+            lines.append(f"| {base}{n} | {mode} | {n} | {fmt_s(tn)} | {speed} | {eff} | {trs} |")
+    return lines
+
+
 def convergence_table(results: Any) -> list[str]:
     """The convergence tracks, one row per target and configuration."""
     names = {
@@ -227,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     out += overhead_table(results)
     out += compile_table(results)
     out += scaling_table(results)
+    out += data_parallel_table(results)
     out += convergence_table(results)
     print("\n".join(out))
     return 0

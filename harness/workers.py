@@ -39,7 +39,19 @@ from collections.abc import Callable
 from typing import Any
 
 _POLL_S = 0.1
+_GRACE_S = 3.0
+"""After a rank's error, how long to look for a rank that died first (the root cause: a
+collective fails on the surviving ranks as soon as a peer's connection drops)."""
 _ALIVE: set[WorkerGroup] = set()
+_PROGRESS: Any = None  # in a worker: the group's shared progress array
+_RANK = -1
+
+
+def mark(step: int, *, waiting: bool = False) -> None:
+    """In a worker: record that this rank has reached ``step`` (``waiting``: it is blocked in
+    a collective for the other ranks). On a hang, the rank furthest behind is named."""
+    if _PROGRESS is not None:
+        _PROGRESS[_RANK] = 2 * step + (1 if waiting else 0) + 1
 
 
 class WorkerError(RuntimeError):
@@ -71,8 +83,11 @@ def _serve(
     jobs: Any,
     results: Any,
     parent: int,
+    progress: Any,
 ) -> None:
     """A worker's main loop (runs in the spawned process)."""
+    global _PROGRESS, _RANK
+    _PROGRESS, _RANK = progress, rank
     os.setpgrp()
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the death signal was armed
@@ -94,6 +109,7 @@ def _serve(
         if job is None:
             break
         fn, args = job
+        progress[rank] = 0
         try:
             out = fn(state, rank, world_size, emit, *args)
         except BaseException:
@@ -166,6 +182,7 @@ class WorkerGroup:
         self._keep = keep  # an object the workers need alive in the parent (a TCPStore)
         self._results = self._ctx.Queue()
         self._jobs = [self._ctx.Queue() for _ in range(world_size)]
+        self._progress = self._ctx.Array("q", world_size, lock=False)
         self.processes: list[Any] = []
         _ALIVE.add(self)
         try:
@@ -173,9 +190,16 @@ class WorkerGroup:
                 p = self._ctx.Process(
                     target=_serve,
                     args=(
-                        rank, world_size, dict(env or {}), init, init_args,
-                        self._jobs[rank], self._results, os.getpid(),
-                    ),  # fmt: skip
+                        rank,
+                        world_size,
+                        dict(env or {}),
+                        init,
+                        init_args,
+                        self._jobs[rank],
+                        self._results,
+                        os.getpid(),
+                        self._progress,
+                    ),
                     name=f"{label} rank {rank}",
                     daemon=True,
                 )
@@ -230,19 +254,13 @@ class WorkerGroup:
             except queue.Empty:
                 self._check_alive(out, what)
                 if time.monotonic() > deadline:
-                    pending = [r for r in range(self.world_size) if r not in out]
-                    raise WorkerError(
-                        f"{self.label}: rank {pending[0]} did not finish {what} within "
-                        f"{timeout_s:g} s (hung; ranks still running: "
-                        f"{', '.join(map(str, pending))}); every worker was killed",
-                        rank=pending[0],
-                        kind="hang",
-                    ) from None
+                    raise self._hang(out, what, timeout_s) from None
                 continue
             if kind == "progress":
                 if on_progress is not None:
                     on_progress(payload)
             elif kind == "error":
+                self._crash_first(out, rank, what, payload)
                 raise WorkerError(
                     f"{self.label}: rank {rank} failed during {what}; every worker was killed."
                     f"\nrank {rank} traceback:\n{payload}",
@@ -252,6 +270,44 @@ class WorkerGroup:
             elif kind == expected:
                 out[rank] = payload
         return [out[r] for r in range(self.world_size)]
+
+    def _hang(self, answered: dict[int, Any], what: str, timeout_s: float) -> WorkerError:
+        """The timeout error: the pending rank furthest behind (see :func:`mark`) is named."""
+        pending = [r for r in range(self.world_size) if r not in answered]
+        marks = {r: int(self._progress[r]) for r in pending}
+        culprit = min(pending, key=lambda r: (marks[r], r))
+
+        def where(r: int) -> str:
+            m = marks[r]
+            if m == 0:
+                return f"rank {r}: no step reported"
+            return f"rank {r}: step {(m - 1) // 2}" + (
+                ", waiting for the other ranks" if (m - 1) % 2 else ""
+            )
+
+        return WorkerError(
+            f"{self.label}: rank {culprit} did not finish {what} within {round(timeout_s, 1):g} s "
+            f"(hung; ranks still running: {', '.join(map(str, pending))}; last progress: "
+            f"{'; '.join(where(r) for r in pending)}); every worker was killed",
+            rank=culprit,
+            kind="hang",
+        )
+
+    def _crash_first(self, answered: dict[int, Any], rank: int, what: str, payload: str) -> None:
+        """Raise the crash of another rank if one died: ``rank``'s error is then its echo."""
+        end = time.monotonic() + _GRACE_S
+        while time.monotonic() < end:
+            for r, p in enumerate(self.processes):
+                if r != rank and r not in answered and not p.is_alive():
+                    last = payload.strip().splitlines()[-1] if payload.strip() else ""
+                    raise WorkerError(
+                        f"{self.label}: rank {r} crashed during {what} "
+                        f"({_exit_text(p.exitcode)}); every worker was killed (rank {rank} "
+                        f"then failed: {last})",
+                        rank=r,
+                        kind="crash",
+                    )
+            time.sleep(_POLL_S)
 
     def _check_alive(self, answered: dict[int, Any], what: str) -> None:
         for rank, p in enumerate(self.processes):
@@ -287,9 +343,7 @@ def _close_all() -> None:
         group.close()
 
 
-def pool(
-    cache: dict[Any, WorkerGroup], key: Any, start: Callable[[], WorkerGroup]
-) -> WorkerGroup:
+def pool(cache: dict[Any, WorkerGroup], key: Any, start: Callable[[], WorkerGroup]) -> WorkerGroup:
     """The live group cached under ``key``, or a new one from ``start()`` (cached)."""
     group = cache.get(key)
     if group is None or not group.alive:

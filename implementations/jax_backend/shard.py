@@ -122,14 +122,14 @@ def _train(workload: Workload, device: str, n: int, emit: Callable[[Any], None])
     ds = workload.dataset
     idx, mask, count = sharded_batches(workload.batches, n, workload.dtype)
 
-    def local_epoch(params, opt_state, x, y, idx, mask, count):  # type: ignore[no-untyped-def]
+    def local_epoch(params, opt_state, x, y, idx, mask, count):
         own = jax.tree.map(lambda a: a[0], (params, opt_state))  # this device's copy
 
-        def body(carry, batch):  # type: ignore[no-untyped-def]
+        def body(carry, batch):
             p, s = carry
             i, m, c = batch
 
-            def local_loss(q):  # type: ignore[no-untyped-def]
+            def local_loss(q):
                 # Sum over this device's real rows, over the GLOBAL batch size.
                 return jnp.sum(row_loss(forward(q, x[i[0]]), y[i[0]]) * m[0]) / c
 
@@ -203,7 +203,9 @@ def _start(device: str, world_size: int, timeout_s: float) -> workers.WorkerGrou
     env = {}
     if device == "cpu":
         flags = os.environ.get("XLA_FLAGS", "")
-        flags = " ".join(f for f in flags.split() if "xla_force_host_platform_device_count" not in f)
+        flags = " ".join(
+            f for f in flags.split() if "xla_force_host_platform_device_count" not in f
+        )
         env = {
             "XLA_FLAGS": f"{flags} --xla_force_host_platform_device_count={world_size}".strip(),
             "JAX_PLATFORMS": "cpu",

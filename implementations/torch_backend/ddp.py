@@ -125,7 +125,7 @@ def _join(rank: int, world_size: int, port: int, device: str, threads: int, time
     return _Rank(f"cuda:{rank}" if device == "cuda" else "cpu")
 
 
-def _sum_hook(state, bucket):  # type: ignore[no-untyped-def]
+def _sum_hook(state, bucket):
     """A DDP communication hook: all-reduce the bucket with a SUM (no division).
 
     Unannotated on purpose: DDP checks a hook's annotations against ``dist.GradBucket``
@@ -133,11 +133,12 @@ def _sum_hook(state, bucket):  # type: ignore[no-untyped-def]
     """
     import torch.distributed as dist
 
+    workers.mark(state[0], waiting=True)  # state: [current step], for hang reports
     fut = dist.all_reduce(bucket.buffer(), async_op=True).get_future()
     return fut.then(lambda f: f.value()[0])
 
 
-def _wrap(model: Any, recipe: Recipe, device: str) -> Any:
+def _wrap(model: Any, recipe: Recipe, device: str, step: list[int]) -> Any:
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     names = [n for n, _ in model.named_parameters()]
@@ -147,7 +148,7 @@ def _wrap(model: Any, recipe: Recipe, device: str) -> Any:
     ids = [int(device.split(":")[1])] if device.startswith("cuda") else None
     ddp = DDP(model, device_ids=ids)
     if recipe.reduce == "sum":
-        ddp.register_comm_hook(None, _sum_hook)
+        ddp.register_comm_hook(step, _sum_hook)
     return ddp
 
 
@@ -180,10 +181,13 @@ def _rank_job(
     step_loss, train_loss, test_acc = [], [], []
     with _deterministic("cuda" if device.startswith("cuda") else "cpu"):
         model = _model(workload, dtype, device)
-        ddp = _wrap(model, recipe, device)
+        step_ref = [0]
+        ddp = _wrap(model, recipe, device, step_ref)
         opt = _optimizer(workload, ddp.parameters())
         row_loss = (
-            nn.BCEWithLogitsLoss(reduction="sum") if binary else nn.CrossEntropyLoss(reduction="sum")
+            nn.BCEWithLogitsLoss(reduction="sum")
+            if binary
+            else nn.CrossEntropyLoss(reduction="sum")
         )
         mean_loss = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
         params = list(model.parameters())
@@ -195,8 +199,10 @@ def _rank_job(
             dist.barrier()
             t0 = time.perf_counter()
             for idx, n_global in zip(shards, sizes, strict=True):
-                recipe.before_step(rank, step)
+                step_ref[0] = step
+                workers.mark(step)
                 try:
+                    recipe.before_step(rank, step)
                     opt.zero_grad(set_to_none=True)
                     loss_sum = row_loss(ddp(x_train[idx]), y_train[idx])
                     loss = recipe.local_loss(loss_sum, len(idx), n_global)
@@ -244,7 +250,9 @@ def _start(device: str, world_size: int, timeout_s: float) -> workers.WorkerGrou
         timeout=timedelta(seconds=timeout_s),
     )  # fmt: skip
     threads = max(1, torch.get_num_threads() // world_size)
-    env = {"GLOO_SOCKET_IFNAME": "lo", "NCCL_SOCKET_IFNAME": "lo"} if sys.platform == "linux" else {}
+    env = (
+        {"GLOO_SOCKET_IFNAME": "lo", "NCCL_SOCKET_IFNAME": "lo"} if sys.platform == "linux" else {}
+    )
     env.setdefault("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", str(threads)))
     return workers.WorkerGroup(
         world_size,

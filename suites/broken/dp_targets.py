@@ -26,10 +26,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from harness.implementations.torch_backend import TorchBackend, ddp
 
 from harness.contract import History
 from harness.discovery import Target
-from harness.implementations.torch_backend import TorchBackend, ddp
 from harness.parallel import DataParallel
 from harness.workload import Workload
 
@@ -108,7 +108,7 @@ class RecipeTorch(TorchBackend):
     """PyTorch whose DDP training follows ``recipe`` (a name of :data:`RECIPES`)."""
 
     def __init__(self, recipe: str) -> None:
-        self.name = recipe  # type: ignore[misc]
+        self.name = recipe
         self.recipe = RECIPES[recipe]()
 
     def known_divergences(self) -> str:

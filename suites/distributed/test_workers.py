@@ -28,7 +28,7 @@ def _assert_gone(pids: list[int]) -> None:
 def test_results_by_rank_and_progress() -> None:
     """Each rank's result comes back in rank order; progress reaches the parent."""
     group = _group()
-    seen: list[object] = []
+    seen: list[tuple[str, int]] = []
     try:
         out = group.run(procs.add, (10,), timeout_s=60, what="adding", on_progress=seen.append)
         assert out == [(0, 2, 10), (1, 2, 11)]
