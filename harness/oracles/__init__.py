@@ -86,6 +86,7 @@ from harness.oracles.checks import (
     Observed,
     check_model,
     check_op,
+    check_seed,
     run_property,
 )
 from harness.oracles.models import (
@@ -166,6 +167,7 @@ __all__ = [
     "broadcast_reduction",
     "check_model",
     "check_op",
+    "check_seed",
     "compare_arrays",
     "failure_report",
     "finite_differences",
