@@ -113,7 +113,7 @@ BASE: dict[str, tuple[Shape, ...]] = {
     "rows2": ((2, 1, 3),),
     "matrix": ((2, 3),),
     "broadcast2": ((2, 1, 3), (2, 1, 3)),
-    "broadcast3": ((2, 3), (3,), (2, 1)),
+    "broadcast3": ((2, 3), (2, 3), (2, 3)),
     "same": ((2, 1, 3),),
     "matmul": ((2, 3), (3, 2)),
     "bmm": ((2, 2, 3), (2, 3, 2)),
@@ -171,16 +171,19 @@ def _fill(shape: Shape, values: Sequence[float], dtype: str) -> np.ndarray:
 
 
 def signs(arg: ArgSpec, dtype: str, rotation: int = 0) -> list[float]:
-    """Negative values, zero and positive values inside ``arg``'s domain (its edges included),
-    rotated by ``rotation`` so that the arguments of one op pair different signs."""
+    """Negative values, zero and positive values inside ``arg``'s domain (its edges
+    included): the first three a negative, zero and a positive value where the domain has
+    them, in an order rotated by ``rotation`` so that the arguments of one op pair signs
+    differently."""
     lo, hi = strat.representable(arg.domain, dtype)
     out: list[float] = []
     for v in _SIGN_ORDER:
         x = lo if v == "lo" else hi if v == "hi" else float(v)
         if lo <= x <= hi and x not in out:
             out.append(x)
-    k = rotation % len(out)
-    return out[k:] + out[:k]
+    core = min(3, len(out))
+    k = rotation % core
+    return out[k:core] + out[:k] + out[core:]
 
 
 def _kink_sides(op: OpSpec, arg: ArgSpec, dtype: str) -> list[float]:
@@ -229,12 +232,13 @@ def _shapes(op: OpSpec, shapes: Sequence[Shape]) -> list[Shape]:
 
 
 def transposed(x: np.ndarray) -> np.ndarray:
-    """The same values as a non-C-contiguous view: Fortran order, reversed strides for 1-D."""
-    if x.ndim >= 2:
-        return np.asfortranarray(x)
-    if x.ndim == 1:
-        return x[::-1].copy()[::-1]
-    return x
+    """The same values as a non-C-contiguous view: Fortran order, or (1-D, or a shape whose
+    Fortran order is still C-contiguous) reversed strides along the first long axis."""
+    y = np.asfortranarray(x) if x.ndim >= 2 else x
+    if y.flags.c_contiguous and x.size > 1:
+        axis = next(i for i, s in enumerate(x.shape) if s > 1)
+        y = np.flip(np.flip(x, axis).copy(), axis)
+    return y
 
 
 def strided(x: np.ndarray) -> np.ndarray:

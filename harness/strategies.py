@@ -69,6 +69,7 @@ COMPACT: dict[str, tuple[tuple[Shape, ...], ...]] = {
         ((), (2, 3)),
     ),
     "broadcast3": (
+        ((2, 3), (2, 3), (2, 3)),
         ((2, 3), (3,), (2, 1)),
         ((), (2, 3), (3,)),
         # each argument once the lower-rank (2, 1) against (3, 2, 2), the others stretched

@@ -93,6 +93,7 @@ from harness.oracles.checks import (
     check_model,
     check_op,
     check_programs,
+    check_seed,
     run_property,
 )
 from harness.oracles.models import (
@@ -187,6 +188,7 @@ __all__ = [
     "check_model",
     "check_op",
     "check_programs",
+    "check_seed",
     "compare_arrays",
     "error_report",
     "failure_report",

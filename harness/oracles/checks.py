@@ -31,8 +31,8 @@ from harness.oracles.agreement import (
     error_report,
 )
 from harness.oracles.models import ModelCase, model_draws, model_reproducer
-from harness.oracles.programs import reproducer as program_reproducer
 from harness.oracles.ops import require
+from harness.oracles.programs import reproducer as program_reproducer
 
 if TYPE_CHECKING:
     from harness.discovery import Target
@@ -229,7 +229,6 @@ def check_op(
     def context(case: strat.OpCase) -> tuple[Context, str | None]:
         return Context(target.name, op, oracle, dtype, tuple(case.inputs), case.seed, ref), None
 
-
     at_kinks = getattr(fn, "at_kinks", False)
     if at_kinks:
         examples = covering.kink_cases(op, dtype)
@@ -293,11 +292,13 @@ def check_programs(
     settings: Any = None,
     key: str = "",
     expect_failure: bool = False,
+    seed: int | None = None,
 ) -> Observed:
     """Property: the program oracle holds for ``target`` on every drawn program in ``dtype``.
 
     A failure is shrunk to a minimal program (fewest ops and leaves) and reported with its
-    listing and a reproducer (:mod:`harness.oracles.programs`).
+    listing and a reproducer (:mod:`harness.oracles.programs`); ``seed``: see
+    :func:`run_property`.
     """
     fn = registry.get("program", "program").check
     if dtype not in target.backend.capabilities.dtypes:
@@ -318,4 +319,5 @@ def check_programs(
         settings=settings,
         key=key or f"programs/{dtype}",
         expect_failure=expect_failure,
+        seed=seed,
     )

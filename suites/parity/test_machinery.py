@@ -61,22 +61,27 @@ def test_strategies_respect_the_catalog(name: str) -> None:
     check()
 
 
-def test_free_shapes_cover_scalars_size0_size1_and_broadcasting() -> None:
-    """The free strategy draws 0-d arrays, size-0 and size-1 dims and real broadcasts."""
+def test_free_shapes_cover_scalars_size1_and_broadcasting() -> None:
+    """The free strategy draws 0-d arrays, size-1 dims, real broadcasts and lower-rank
+    operands with a stretched size-1 dim -- and never a size-0 dim (the covering set's)."""
     seen: set[str] = set()
 
     @settings(max_examples=300, derandomize=True, database=None, deadline=None)
     @given(strategies.shapes_for(catalog.get("add")))
     def look(shapes: list[tuple[int, ...]]) -> None:
+        result = np.broadcast_shapes(*shapes)
         for s in shapes:
             seen.update({"scalar"} if s == () else set())
             seen.update({"size0"} if 0 in s else set())
             seen.update({"size1"} if 1 in s else set())
+            stretched = any(a == 1 < b for a, b in zip(s[::-1], result[::-1], strict=False))
+            if 0 < len(s) < len(result) and stretched:
+                seen.add("lower-rank stretched")
         if shapes[0] != shapes[1]:
             seen.add("broadcast")
 
     look()
-    assert seen == {"scalar", "size0", "size1", "broadcast"}
+    assert seen == {"scalar", "size1", "broadcast", "lower-rank stretched"}
 
 
 def test_compact_menus_fit_every_op() -> None:

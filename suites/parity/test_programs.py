@@ -26,6 +26,11 @@ def test_programs(target: Target, dtype: str, reference: Target | None, parity) 
         "program",
         dtype,
         lambda xfail: oracles.check_programs(
-            target, dtype, reference=reference, settings=parity.settings, expect_failure=xfail
+            target,
+            dtype,
+            reference=reference,
+            settings=parity.settings,
+            expect_failure=xfail,
+            seed=parity.state.draws.seed,
         ),
     )
