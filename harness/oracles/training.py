@@ -24,8 +24,9 @@ class TrainingCase:
     mode: str
     epochs: int
     options: tuple[tuple[str, Any], ...] = ()
-    """Optimizer options beyond the preset's (``workload.build`` keywords: ``dampening``,
-    ``nesterov``, ``weight_decay``, ``betas``, ``eps``...), as ``(name, value)`` pairs."""
+    """Options beyond the preset's (``workload.build`` keywords: ``dampening``,
+    ``nesterov``, ``weight_decay``, ``betas``, ``eps``, ``activation``...), as ``(name,
+    value)`` pairs."""
 
     @property
     def id(self) -> str:
@@ -53,6 +54,8 @@ def _option_text(v: Any) -> str:
         return "" if v else "False"
     if isinstance(v, tuple):
         return ",".join(f"{x:g}" for x in v)
+    if isinstance(v, str):
+        return f"={v}"
     return f"{v:g}"
 
 
@@ -82,12 +85,14 @@ PRESET_CASES: tuple[TrainingCase, ...] = tuple(
 OPTION_CASES: tuple[TrainingCase, ...] = (
     TrainingCase("breast_cancer", "mlp:8", "momentum", "minibatch", 5,
                  (("dampening", 0.5), ("weight_decay", 0.01))),
-    TrainingCase("breast_cancer", "mlp:8", "nesterov", "minibatch", 5, (("weight_decay", 0.01),)),
+    TrainingCase("breast_cancer", "mlp:8", "nesterov", "minibatch", 5,
+                 (("weight_decay", 0.01), ("activation", "tanh"))),
     TrainingCase("breast_cancer", "mlp:8", "adam", "minibatch", 5,
                  (("betas", (0.8, 0.99)), ("eps", 1e-3), ("weight_decay", 0.01))),
 )  # fmt: skip
 """The optimizer settings the preset cases leave at their defaults (dampening, nesterov, SGD
-and Adam weight decay, non-default betas and eps) in whole training runs: a small MLP,
+and Adam weight decay, non-default betas and eps), and the ``tanh`` activation (the presets
+train ``relu``), in whole training runs: a small MLP,
 mini-batch, 5 epochs (75 steps each), so that they stay cheap. The update-rule oracle
 (:mod:`harness.oracles.optimizers`) checks every field separately; these check that
 :meth:`~harness.contract.Backend.train` wires the options to the optimizer it steps."""
