@@ -41,10 +41,18 @@ class ComputationError(Exception):
 
 
 def raised(exc: BaseException, frames: int = 3) -> str:
-    """``TypeName: message`` and the innermost ``frames`` frames of its traceback."""
+    """``TypeName: message`` and the innermost ``frames`` frames of its traceback, led by the
+    innermost frame outside the installed libraries when those are all library code (the
+    line of the backend that called into NumPy, not NumPy's internals)."""
+    import sysconfig
     import traceback
 
-    tb = traceback.extract_tb(exc.__traceback__)[-frames:]
+    full = traceback.extract_tb(exc.__traceback__)
+    tb = full[-frames:]
+    libs = tuple({sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")})
+    own = [f for f in full if not f.filename.startswith(libs)]
+    if own and own[-1] not in tb:
+        tb = [own[-1], *tb[1:]]
     where = [f"    {f.filename}:{f.lineno} in {f.name}: {f.line or ''}".rstrip() for f in tb]
     return "\n".join([f"raised {type(exc).__name__}: {exc}".rstrip(), *where])
 

@@ -134,6 +134,7 @@ def test_a_crash_in_the_vjp_is_an_error_with_a_reproducer(inner: Target) -> None
         f"{crash.name}  mul  vjp_reference  float64: the target raised while the check ran"
     ), message
     assert "raised ValueError: cannot reshape" in message and "inputs:" in message
+    assert "registered.py:" in message, message  # the backend's own line, not NumPy's only
     assert info.value.harness_observed.examples >= 1  # type: ignore[attr-defined]
     code = message.split("reproducer:\n", 1)[1]
     code = code.replace(f'discovery.get_target("{crash.name}")', "crash")
