@@ -13,7 +13,8 @@ Tolerances: the loosest of the program's ops (:func:`harness.tolerances.for_op`)
 atol scaled by the cotangent's size as in :func:`harness.oracles.vjp_reference`; nothing
 more for the composition: measured over 150 random programs per dtype on each built-in
 target and 400 more on numpy:cpu and torch:cpu (against torch:cpu in float64), the largest
-error was 0.086 of that tolerance in float32 and 0.012 in float64 (values are kept within ``BOUND`` and every op is smooth).
+error was 0.086 of that tolerance in float32 and 0.012 in float64 (values are kept within
+``BOUND`` and every op is smooth).
 
 A failure's report gives the program as a listing (which values feed several ops), its
 shapes and inputs, and a reproducer that rebuilds the program and reruns the check.
