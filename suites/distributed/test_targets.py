@@ -87,3 +87,21 @@ def test_the_worker_timeout_is_validated(monkeypatch: pytest.MonkeyPatch) -> Non
         parallel.timeout_s()
     monkeypatch.setenv(parallel.ENV_TIMEOUT, "12.5")
     assert parallel.timeout_s() == 12.5
+
+
+def test_harness_backends_lists_data_parallel_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    """``harness backends`` shows the listed data-parallel targets with their rank count, and
+    a named unlisted world size too; the default selection elsewhere still excludes them."""
+    import json
+
+    from harness.cli import main
+
+    assert main(["backends", "--json"]) == 0
+    rows = {r["target"]: r for r in json.loads(capsys.readouterr().out)}
+    dp = [t for t in discovery.all_targets() if t.world_size]
+    assert dp and all(rows[t.name]["world_size"] == t.world_size for t in dp)
+    base = next(t for t in _dp_backends() if t.available)
+    name = f"{base.name}@{base.backend.capabilities.data_parallel}5"
+    assert main(["backends", "--targets", name]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "ranks" in table[0] and table[1].split()[0] == name and " 5 " in table[1]
