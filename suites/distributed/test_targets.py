@@ -5,6 +5,7 @@ reason instead of repeating the single-process ones."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from harness import discovery, parallel
@@ -68,13 +69,11 @@ def test_op_checks_on_a_data_parallel_target_skip_with_a_reason() -> None:
     reasons = target.backend.unsupported_reasons()
     assert reasons and all("data-parallel training only" in r for r in reasons.values())
     with pytest.raises(Unsupported, match="data-parallel training only"):
-        target.backend.vjp(lambda x: x, [], None, device=target.device)
+        target.backend.vjp(lambda x: x, [], np.zeros(()), device=target.device)
 
 
 def test_the_shard_rule_is_contiguous_and_covers_every_row_once() -> None:
     """Shards of 7 rows on 2 ranks: rows 0-3 and 4-6; of 1 row on 2: one empty shard."""
-    import numpy as np
-
     rows = np.arange(10, 17)
     assert [list(parallel.shard(rows, r, 2)) for r in range(2)] == [[10, 11, 12, 13], [14, 15, 16]]
     assert [len(parallel.shard(rows[:1], r, 2)) for r in range(2)] == [1, 0]
