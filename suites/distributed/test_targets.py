@@ -14,14 +14,14 @@ from harness.contract import Unsupported
 
 def _dp_backends() -> list[discovery.Target]:
     return [
-        t for t in discovery.all_targets()
+        t for t in discovery.all_targets(data_parallel=True)
         if not t.world_size and t.device != "*" and t.backend.capabilities.data_parallel
     ]  # fmt: skip
 
 
 def test_every_data_parallel_backend_is_listed_at_its_world_sizes() -> None:
     """Each device of a backend with a scheme appears as ``device@<scheme><N>``."""
-    names = {t.name for t in discovery.all_targets()}
+    names = {t.name for t in discovery.all_targets(data_parallel=True)}
     bases = _dp_backends()
     assert bases, "no backend declares a data-parallel scheme"
     for t in bases:
@@ -64,7 +64,7 @@ def test_parse_and_name_round_trip() -> None:
 
 def test_op_checks_on_a_data_parallel_target_skip_with_a_reason() -> None:
     """No op is offered, each with the reason; the VJP says so too."""
-    target = next(t for t in discovery.all_targets() if t.world_size)
+    target = next(t for t in discovery.all_targets(data_parallel=True) if t.world_size)
     assert dict(target.backend.ops()) == {}
     reasons = target.backend.unsupported_reasons()
     assert reasons and all("data-parallel training only" in r for r in reasons.values())
@@ -97,7 +97,7 @@ def test_harness_backends_lists_data_parallel_targets(capsys: pytest.CaptureFixt
 
     assert main(["backends", "--json"]) == 0
     rows = {r["target"]: r for r in json.loads(capsys.readouterr().out)}
-    dp = [t for t in discovery.all_targets() if t.world_size]
+    dp = [t for t in discovery.all_targets(data_parallel=True) if t.world_size]
     assert dp and all(rows[t.name]["world_size"] == t.world_size for t in dp)
     base = next(t for t in _dp_backends() if t.available)
     name = f"{base.name}@{base.backend.capabilities.data_parallel}5"
