@@ -273,9 +273,10 @@ def checked_capabilities(backend: Backend) -> Capabilities:
     return caps
 
 
-def all_targets() -> list[Target]:
-    """Every discovered target, available or not."""
-    return list(_discover())
+def all_targets(*, data_parallel: bool = False) -> list[Target]:
+    """Every discovered single-process target, available or not; with ``data_parallel``,
+    the data-parallel targets discovery lists too (after them)."""
+    return [t for t in _discover() if data_parallel or not t.world_size]
 
 
 def reset() -> None:
@@ -285,7 +286,7 @@ def reset() -> None:
 
 def valid_names() -> list[str]:
     """Every name :func:`select` accepts: backends and ``backend:device`` targets."""
-    targets = all_targets()
+    targets = all_targets(data_parallel=True)
     backends = list(dict.fromkeys(t.backend_name for t in targets))
     return backends + [t.name for t in targets if t.device != "*"]
 
@@ -309,12 +310,12 @@ def _unknown(source: str, name: str) -> UnknownTargetError:
 
 
 def _available_names() -> str:
-    return ", ".join(t.name for t in all_targets() if t.available) or "(none)"
+    return ", ".join(t.name for t in all_targets(data_parallel=True) if t.available) or "(none)"
 
 
 def _matches(name: str, source: str) -> list[Target]:
     """The targets one selection name stands for (a bare name: every device of it)."""
-    targets = all_targets()
+    targets = all_targets(data_parallel=True)
     if ":" in name:
         found = [t for t in targets if t.name == name] or _unlisted_data_parallel(name)
         if not found:  # a backend that failed to load has one target, ``name:*``
@@ -362,7 +363,7 @@ def select(
     text, source = _source(spec, option, ENV_TARGETS)
     names = _names(text)
     if not names:
-        targets = [t for t in all_targets() if listing or not t.world_size]
+        targets = all_targets(data_parallel=listing)
         return Selection(
             [t for t in targets if t.available], [t for t in targets if not t.available]
         )
@@ -387,7 +388,7 @@ def select(
 
 def get_target(name: str) -> Target:
     """The one target called ``name`` (``backend:device``), available or not."""
-    for t in all_targets():
+    for t in all_targets(data_parallel=True):
         if t.name == name:
             return t
     found = _unlisted_data_parallel(name)

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     """Print the targets."""
     sel = discovery.select(args.targets, listing=True)  # an unknown name raises -> exit 2
     named = [*sel.targets, *sel.unavailable]
-    listed = discovery.all_targets()
+    listed = discovery.all_targets(data_parallel=True)
     targets = [t for t in listed if t in named]  # discovery order
     targets += [t for t in named if t not in listed]  # a world size discovery does not list
     rows = [t.describe() for t in targets]

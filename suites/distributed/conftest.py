@@ -13,7 +13,7 @@ WORLD_SIZE = 2
 
 def data_parallel_targets() -> list[discovery.Target]:
     """Every discovered data-parallel target of world size 2 (decided by capability)."""
-    return [t for t in discovery.all_targets() if t.world_size == WORLD_SIZE]
+    return [t for t in discovery.all_targets(data_parallel=True) if t.world_size == WORLD_SIZE]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -5,6 +5,7 @@ reason instead of repeating the single-process ones."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from harness import discovery, parallel
@@ -13,14 +14,14 @@ from harness.contract import Unsupported
 
 def _dp_backends() -> list[discovery.Target]:
     return [
-        t for t in discovery.all_targets()
+        t for t in discovery.all_targets(data_parallel=True)
         if not t.world_size and t.device != "*" and t.backend.capabilities.data_parallel
     ]  # fmt: skip
 
 
 def test_every_data_parallel_backend_is_listed_at_its_world_sizes() -> None:
     """Each device of a backend with a scheme appears as ``device@<scheme><N>``."""
-    names = {t.name for t in discovery.all_targets()}
+    names = {t.name for t in discovery.all_targets(data_parallel=True)}
     bases = _dp_backends()
     assert bases, "no backend declares a data-parallel scheme"
     for t in bases:
@@ -63,18 +64,16 @@ def test_parse_and_name_round_trip() -> None:
 
 def test_op_checks_on_a_data_parallel_target_skip_with_a_reason() -> None:
     """No op is offered, each with the reason; the VJP says so too."""
-    target = next(t for t in discovery.all_targets() if t.world_size)
+    target = next(t for t in discovery.all_targets(data_parallel=True) if t.world_size)
     assert dict(target.backend.ops()) == {}
     reasons = target.backend.unsupported_reasons()
     assert reasons and all("data-parallel training only" in r for r in reasons.values())
     with pytest.raises(Unsupported, match="data-parallel training only"):
-        target.backend.vjp(lambda x: x, [], None, device=target.device)
+        target.backend.vjp(lambda x: x, [], np.zeros(()), device=target.device)
 
 
 def test_the_shard_rule_is_contiguous_and_covers_every_row_once() -> None:
     """Shards of 7 rows on 2 ranks: rows 0-3 and 4-6; of 1 row on 2: one empty shard."""
-    import numpy as np
-
     rows = np.arange(10, 17)
     assert [list(parallel.shard(rows, r, 2)) for r in range(2)] == [[10, 11, 12, 13], [14, 15, 16]]
     assert [len(parallel.shard(rows[:1], r, 2)) for r in range(2)] == [1, 0]
@@ -87,3 +86,21 @@ def test_the_worker_timeout_is_validated(monkeypatch: pytest.MonkeyPatch) -> Non
         parallel.timeout_s()
     monkeypatch.setenv(parallel.ENV_TIMEOUT, "12.5")
     assert parallel.timeout_s() == 12.5
+
+
+def test_harness_backends_lists_data_parallel_targets(capsys: pytest.CaptureFixture[str]) -> None:
+    """``harness backends`` shows the listed data-parallel targets with their rank count, and
+    a named unlisted world size too; the default selection elsewhere still excludes them."""
+    import json
+
+    from harness.cli import main
+
+    assert main(["backends", "--json"]) == 0
+    rows = {r["target"]: r for r in json.loads(capsys.readouterr().out)}
+    dp = [t for t in discovery.all_targets(data_parallel=True) if t.world_size]
+    assert dp and all(rows[t.name]["world_size"] == t.world_size for t in dp)
+    base = next(t for t in _dp_backends() if t.available)
+    name = f"{base.name}@{base.backend.capabilities.data_parallel}5"
+    assert main(["backends", "--targets", name]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "ranks" in table[0] and table[1].split()[0] == name and " 5 " in table[1]
