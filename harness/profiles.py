@@ -36,10 +36,10 @@ SHAPES = ("compact", "free")
 """Valid ``--shapes`` values."""
 
 CI_EXAMPLES = 5
-"""Random examples per check in the ``ci`` profile, beside the op's covering set (about 5
-more per op). The covering set took over the regions the random draws used to reach by luck
-(empty arrays, size-1 broadcasting); 5 keeps the run of ``pytest suites/parity`` about as
-long as 10 draws without it (docs/architecture.md has the measurements)."""
+"""Random examples per check in the ``ci`` profile, beside the op's covering set (4 to 8
+cases): about the 10 examples per check the profile drew before the covering set took over
+the regions random draws reached only by luck (empty arrays, size-1 broadcasting), so a
+``ci`` run costs about what it did (README, "Parity suites", has the measurement)."""
 THOROUGH_EXAMPLES = 200
 """Random examples per check in the ``thorough`` profile."""
 

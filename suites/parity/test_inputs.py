@@ -208,7 +208,7 @@ def test_profile_options_resolve_with_clear_errors(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv(profiles.ENV_SHAPES, "free")
     assert profiles.resolve_shapes(None, "ci") == "free"
     assert profiles.resolve_shapes("compact", "thorough") == "compact"
-    with pytest.raises(profiles.ProfileError, match=r"\$HARNESS_SHAPES value 'free'.*x"):
+    with pytest.raises(profiles.ProfileError, match=r"\$HARNESS_SHAPES value 'x'; valid choices"):
         monkeypatch.setenv(profiles.ENV_SHAPES, "x")
         profiles.resolve_shapes(None, "ci")
     with pytest.raises(
