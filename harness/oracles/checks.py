@@ -160,7 +160,12 @@ def check_op(
     require(target, op, dtype, capability=entry.capability)
 
     def test(case: strat.OpCase) -> Agreement:
-        return fn(target, op, list(case.inputs), seed=case.seed, reference=reference)
+        try:
+            return fn(target, op, list(case.inputs), seed=case.seed, reference=reference)
+        except AssertionError as e:
+            if case.label:  # a covering case: say which region it probes
+                e.add_note(f"covering case: {case.label} (harness.covering)")
+            raise
 
     at_kinks = getattr(fn, "at_kinks", False)
     if at_kinks:
