@@ -8,8 +8,8 @@ Each backend may ship ``known_divergences.txt`` beside its module (the text come
 * ``TARGET`` is ``backend:device`` (``jax:cpu``), ``OP`` a catalog op or another check's
   subject (a training workload such as ``breast_cancer-mlp-adam-batch``), ``ORACLE`` the
   check (``forward``, ``vjp_reference``, ``finite_differences``, ``jvp_vjp``,
-  ``second_order``, ``broadcast_reduction``, ``trajectory``, ``accuracy``, ...) and
-  ``DTYPE`` ``float32`` or ``float64``.
+  ``second_order``, ``broadcast_reduction``, ``kink_convention``, ``trajectory``,
+  ``accuracy``, ...) and ``DTYPE`` ``float32`` or ``float64``.
 * Each field is a shell-style pattern: ``*`` matches anything (``jax:*``, ``log*``).
 * Everything after the first ``#`` is the reason; an entry without one is an error, so that
   no divergence is accepted without a written explanation. Blank lines and lines that start

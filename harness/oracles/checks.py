@@ -222,7 +222,12 @@ def check_op(
     require(target, op, dtype, capability=entry.capability)
 
     def test(case: strat.OpCase) -> Agreement:
-        return fn(target, op, list(case.inputs), seed=case.seed, reference=reference)
+        try:
+            return fn(target, op, list(case.inputs), seed=case.seed, reference=reference)
+        except AssertionError as e:
+            if case.label:  # a covering case: say which region it probes
+                e.add_note(f"covering case: {case.label} (harness.covering)")
+            raise
 
     ref = reference.name if reference is not None and getattr(fn, "uses_reference", False) else None
 
