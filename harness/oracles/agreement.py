@@ -214,7 +214,19 @@ def _describe_inputs(ctx: Context) -> str:
 
 def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: float) -> str:
     """The message of an :class:`OracleFailure`."""
-    lines = [f"{ctx.title}: {what}"]
+    lines = disagreement_lines(ctx.title, what, ag, rtol, atol)
+    if ctx.inputs:
+        lines.append("inputs:")
+        lines.append(_describe_inputs(ctx))
+    lines.append(f"seed (cotangents, directions): {ctx.seed}")
+    lines.append("reproducer:")
+    lines.append(reproducer(ctx))
+    return "\n".join(lines)
+
+
+def disagreement_lines(title: str, what: str, ag: Agreement, rtol: float, atol: float) -> list[str]:
+    """The head of a disagreement's report: what disagrees, where, and by how much."""
+    lines = [f"{title}: {what}"]
     if ag.detail:
         lines.append(f"  {ag.detail}")
     if ag.total > 1:
@@ -225,13 +237,7 @@ def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: fl
         f"absolute {ag.max_abs:.3e}, relative {ag.max_rel:.3e} "
         f"({ag.ratio:.3g}x the allowed rtol={rtol:g}, atol={atol:g})"
     )
-    if ctx.inputs:
-        lines.append("inputs:")
-        lines.append(_describe_inputs(ctx))
-    lines.append(f"seed (cotangents, directions): {ctx.seed}")
-    lines.append("reproducer:")
-    lines.append(reproducer(ctx))
-    return "\n".join(lines)
+    return lines
 
 
 def error_report(ctx: Context, exc: BaseException, reproducer_text: str | None = None) -> str:

@@ -32,7 +32,7 @@ from harness.oracles.agreement import (
     NotApplicable,
     OracleFailure,
     compare_arrays,
-    fmt,
+    disagreement_lines,
 )
 from harness.workload import OptimizerSpec, WorkloadError, make_optimizer
 
@@ -176,17 +176,7 @@ def reproducer(target: str, case: OptimizerCase, dtype: str, seed: int, referenc
 
 
 def _fail(title: str, what: str, ag: Agreement, rtol: float, atol: float, tail: list[str]) -> None:
-    lines = [f"{title}: {what}"]
-    if ag.detail:
-        lines.append(f"  {ag.detail}")
-    if ag.total > 1:
-        lines.append(f"  mismatched elements: {ag.mismatched} / {ag.total}")
-    where = f" at index {ag.index}" if ag.index is not None else ""
-    lines.append(
-        f"  largest error{where}: got {fmt(ag.actual)}, expected {fmt(ag.expected)}; "
-        f"absolute {ag.max_abs:.3e}, relative {ag.max_rel:.3e} "
-        f"({ag.ratio:.3g}x the allowed rtol={rtol:g}, atol={atol:g})"
-    )
+    lines = disagreement_lines(title, what, ag, rtol, atol)
     raise OracleFailure("\n".join(lines + tail), ag)
 
 
