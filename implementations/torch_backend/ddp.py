@@ -183,7 +183,7 @@ def _rank_job(
         model = _model(workload, dtype, device)
         step_ref = [0]
         ddp = _wrap(model, recipe, device, step_ref)
-        opt = _optimizer(workload, ddp.parameters())
+        opt = _optimizer(workload.optimizer, ddp.parameters())
         row_loss = (
             nn.BCEWithLogitsLoss(reduction="sum")
             if binary

@@ -86,6 +86,7 @@ def test_dropped_uneven_batch_is_caught(inner: Target, runs) -> None:
     """Skipping the last partial batch changes the step count; it shows at step 14."""
     failure = _failure("ddp-drop-last", MINI, inner, runs)
     message = str(failure)
-    assert "step count: 28 against 30 in the reference" in message
+    assert "steps per epoch differ: epoch 0 has 14 against the reference's 15" in message
+    assert "(28 steps in 2 epochs against 30 in 2)" in message
     assert "step 14 first differs" in message
     assert failure.verdict is not None and failure.verdict.first_diverging_step == 14
