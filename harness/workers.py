@@ -36,7 +36,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.workload import Workload
 
 _POLL_S = 0.1
 _GRACE_S = 3.0
@@ -351,3 +354,33 @@ def pool(cache: dict[Any, WorkerGroup], key: Any, start: Callable[[], WorkerGrou
             group.close()
         group = cache[key] = start()
     return group
+
+
+def run_training(
+    cache: dict[Any, WorkerGroup],
+    key: Any,
+    start: Callable[[], WorkerGroup],
+    job: Callable[..., Any],
+    args: tuple[Any, ...],
+    *,
+    workload: Workload,
+    timeout_s: float,
+    on_epoch: Callable[[int], None] | None = None,
+) -> list[Any]:
+    """Run a training ``job`` on the group cached under ``key`` (started if needed) and
+    return every rank's result; ``timeout_s`` covers the start-up too, and the workers'
+    ``("epoch", e)`` progress reaches ``on_epoch``."""
+    deadline = time.monotonic() + timeout_s
+    group = pool(cache, key, start)
+
+    def progress(item: Any) -> None:
+        if on_epoch is not None and item[0] == "epoch":
+            on_epoch(item[1])
+
+    return group.run(
+        job,
+        args,
+        timeout_s=max(1.0, deadline - time.monotonic()),
+        what=f"training {workload.spec.get('dataset')} ({workload.steps} steps)",
+        on_progress=progress,
+    )

@@ -279,21 +279,15 @@ def train(
     st = status(device, world_size)
     if not st.available:
         raise Unsupported(f"torch:{st.device} is not available: {st.reason}")
-    deadline = time.monotonic() + timeout_s
-    group = workers.pool(
-        _GROUPS, (device, world_size), lambda: _start(device, world_size, timeout_s)
-    )
-
-    def progress(item: Any) -> None:
-        if on_epoch is not None and item[0] == "epoch":
-            on_epoch(item[1])
-
-    results = group.run(
+    results = workers.run_training(
+        _GROUPS,
+        (device, world_size),
+        lambda: _start(device, world_size, timeout_s),
         _rank_job,
         (workload, recipe or Recipe()),
-        timeout_s=max(1.0, deadline - time.monotonic()),
-        what=f"training {workload.spec.get('dataset')} ({workload.steps} steps)",
-        on_progress=progress,
+        workload=workload,
+        timeout_s=timeout_s,
+        on_epoch=on_epoch,
     )
     first = results[0]
     n_epochs = len(first["epoch_params"])
