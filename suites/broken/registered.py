@@ -18,7 +18,9 @@ reference priority 0 so it is never picked as the reference):
 * ``broken_sum_loss`` -- the training ops; the loss's gradient is the sum over the batch
   where the mean is logged (``cross_entropy`` / BCE with ``reduction="sum"``);
 * ``broken_adam_bias`` -- the training ops; Adam without bias correction;
-* ``broken_drop_last`` -- the training ops; the loader drops each epoch's last partial batch.
+* ``broken_drop_last`` -- the training ops; the loader drops each epoch's last partial batch;
+* ``declared_sum_loss`` / ``declared_stale`` -- ``broken_sum_loss`` and a correct trainer,
+  each declaring a trajectory divergence on one case (:data:`DECLARING`).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _reference_backend() -> Backend:
     """A loaded instance of the backend with the highest reference priority (not ours)."""
     best: tuple[int, Any] | None = None
     for ep in discovery.backend_entry_points():
-        if ep.name in ENTRY_POINTS or ep.name == EMPTY:
+        if ep.name in ENTRY_POINTS or ep.name in DECLARING or ep.name == EMPTY:
             continue
         try:
             priority = ep.load().capabilities.reference_priority
@@ -141,11 +143,45 @@ class DropLast(_BrokenTrainer):
     bug = "drop_last"
 
 
+DECLARED_CASE = "breast_cancer-logreg-sgd-minibatch"
+"""The training case (suites) and workload (``harness compare --mode minibatch``, default
+model and optimizer) the declaring backends name in their known divergences."""
+
+
+class DeclaredSumLoss(SumLoss):
+    """``broken_sum_loss`` that declares its trajectory divergence on :data:`DECLARED_CASE`."""
+
+    name = "declared_sum_loss"
+
+    def known_divergences(self) -> str:
+        return (
+            f"{self.name}:*  {DECLARED_CASE}  trajectory  *  "
+            "# planted: the gradient of the summed loss where the mean is logged\n"
+        )
+
+
+class DeclaredStale(_BrokenTrainer):
+    """A correct trainer that declares a trajectory divergence it does not have (stale)."""
+
+    name = "declared_stale"
+    bug = None
+
+    def known_divergences(self) -> str:
+        return f"{self.name}:*  {DECLARED_CASE}  trajectory  *  # planted: long since fixed\n"
+
+
 ENTRY_POINTS = {
     cls.name: f"harness.suites.broken.registered:{cls.__name__}"
     for cls in (VjpCrash, SumLoss, AdamNoBiasCorrection, DropLast)
 }
 """Backend name -> entry-point value, besides the empty scaffold (:data:`EMPTY`)."""
+
+DECLARING = {
+    cls.name: f"harness.suites.broken.registered:{cls.__name__}"
+    for cls in (DeclaredSumLoss, DeclaredStale)
+}
+"""Backends whose known divergences declare one training case (installed too, not in
+:data:`NAMES`: ``test_declared_divergences`` checks them)."""
 
 NAMES = (EMPTY, *ENTRY_POINTS)
 """Every registered broken backend."""
@@ -160,7 +196,7 @@ def install(folder: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     _dist_info(folder, names.dist, {EMPTY: f"{names.package}.backend:{names.cls}"})
-    _dist_info(folder, "harness-broken-targets", ENTRY_POINTS)
+    _dist_info(folder, "harness-broken-targets", {**ENTRY_POINTS, **DECLARING})
     return folder
 
 
