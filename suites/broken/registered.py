@@ -20,7 +20,8 @@ reference priority 0 so it is never picked as the reference):
 * ``broken_adam_bias`` -- the training ops; Adam without bias correction;
 * ``broken_drop_last`` -- the training ops; the loader drops each epoch's last partial batch;
 * ``declared_sum_loss`` / ``declared_stale`` -- ``broken_sum_loss`` and a correct trainer,
-  each declaring a trajectory divergence on one case (:data:`DECLARING`).
+  each declaring a trajectory divergence on one case (:data:`DECLARING`);
+* ``emulated_jvp`` -- a few ops whose JVP is declared emulated (:data:`DECLARING`).
 """
 
 from __future__ import annotations
@@ -176,9 +177,26 @@ ENTRY_POINTS = {
 }
 """Backend name -> entry-point value, besides the empty scaffold (:data:`EMPTY`)."""
 
+
+class EmulatedJvp(_Subset, Wrapped):
+    """A few ops, their JVP declared emulated (``Capabilities.emulated = ("jvp",)``)."""
+
+    name = "emulated_jvp"
+    capabilities = Capabilities(training=False)
+    exposed = CRASH_OPS
+
+    def __init__(self) -> None:
+        pass
+
+    def load(self) -> None:
+        Wrapped.__init__(self, _reference_backend(), self.name)
+        caps = replace(self.inner.capabilities, training=False, jvp=True, emulated=("jvp",))
+        self.capabilities = _own(caps)  # type: ignore[misc]
+
+
 DECLARING = {
     cls.name: f"harness.suites.broken.registered:{cls.__name__}"
-    for cls in (DeclaredSumLoss, DeclaredStale)
+    for cls in (DeclaredSumLoss, DeclaredStale, EmulatedJvp)
 }
 """Backends whose known divergences declare one training case (installed too, not in
 :data:`NAMES`: ``test_declared_divergences`` checks them)."""
