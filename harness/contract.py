@@ -244,6 +244,17 @@ class Backend(ABC):
         """
         raise Unsupported(f"{self.name} does not implement second-order gradients")
 
+    def snippet(self, request: Any) -> str | None:
+        """Optional: a failing op check as standalone source in your own framework.
+
+        ``request`` is a :class:`harness.snippets.SnippetRequest` (the op's function, the
+        inputs, ``value`` or ``vjp``, the expected result and the tolerance). Return Python
+        source that runs without the harness and ends in ``numpy.testing.assert_allclose``
+        against the expected literal (:func:`harness.snippets.tail`), or None (the default:
+        the failure report then has the harness reproducer only).
+        """
+        return None
+
     def known_divergences(self) -> str:
         """Text of this backend's known-divergences file, or "" if it has none.
 
