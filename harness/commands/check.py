@@ -139,6 +139,7 @@ def _run(args: argparse.Namespace, requested: int | None, pinned: int) -> int:
             ],
             echo=echo,
             cache_dir=parity.cache_folder(Path(args.out)),
+            shown_as=final / "parity",
         )
         par.out_dir = final / "parity"
         interrupt.check()
