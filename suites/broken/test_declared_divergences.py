@@ -23,8 +23,9 @@ from harness import discovery, subjects
 from . import registered
 from .test_check_against_suites import ROOT, TIMEOUT_S, _env
 
-REFERENCE = discovery.default_reference()
-pytestmark = pytest.mark.skipif(REFERENCE is None, reason="no reference target to wrap")
+_REFERENCE = discovery.default_reference()
+pytestmark = pytest.mark.skipif(_REFERENCE is None, reason="no reference target to wrap")
+REFERENCE_NAME = _REFERENCE.name if _REFERENCE is not None else ""
 COMPARE = ["--mode", "minibatch", "--epochs", "4", "--no-plots"]
 
 
@@ -81,12 +82,12 @@ def test_compare_reports_a_declared_divergence_and_exits_0(
     comp = run["comparison"]
     assert comp["reference_dtype"] == "float64"
     base = comp["baseline"]
-    assert base["reference"] == REFERENCE.name and base["step"] == comp["first_diverging_step"]
+    assert base["reference"] == REFERENCE_NAME and base["step"] == comp["first_diverging_step"]
     assert 0 <= base["scaled_diff"] < comp["max_rel_diff"]
-    assert f"baseline: {REFERENCE.name} float32 vs float64 on this case" in proc.stdout
+    assert f"baseline: {REFERENCE_NAME} float32 vs float64 on this case" in proc.stdout
     html = (_run_dir(tmp_path) / "report.html").read_text()
     assert "declared: declared_sum_loss:*" in html and "(declared divergences: " in html
-    assert f"at step {base['step']} ({REFERENCE.name} float32 vs float64)" in html
+    assert f"at step {base['step']} ({REFERENCE_NAME} float32 vs float64)" in html
 
 
 def test_compare_flags_a_stale_declaration(env: dict[str, str], tmp_path: Path) -> None:
@@ -122,7 +123,7 @@ def test_check_honours_it_in_the_suites_and_the_workload_comparison(
     assert {d: c["status"] for d, c in cells.items()} == {"float32": "xfail", "float64": "xfail"}
     # The failure message names the float64 reference and carries the baseline.
     reason = cells["float32"]["reason"]
-    assert f"diverges from {REFERENCE.name} (float64)" in reason
-    assert f"baseline: {REFERENCE.name} float32 vs float64 on this case" in reason
+    assert f"diverges from {REFERENCE_NAME} (float64)" in reason
+    assert f"baseline: {REFERENCE_NAME} float32 vs float64 on this case" in reason
     (row,) = [r for r in doc["workload"]["rows"] if r["target"] == "declared_sum_loss:cpu"]
     assert row["verdict"] == "diverges" and row["divergence"]["status"] == "xfail"

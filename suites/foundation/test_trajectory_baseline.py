@@ -43,7 +43,8 @@ def test_an_agreeing_run_reads_the_baseline_at_its_worst_step() -> None:
     got[7] *= 1 + 1e-6
     v = compare(_history(ref64), _history(got), "float32",
                 base=("ref:cpu", _history(ref64), _history(ref32)))  # fmt: skip
-    assert v.agrees and v.worst_step == 7 and v.baseline["step"] == 7
+    assert v.agrees and v.worst_step == 7
+    assert v.baseline is not None and v.baseline["step"] == 7
 
 
 def test_without_a_reference_in_both_dtypes_there_is_no_baseline() -> None:
