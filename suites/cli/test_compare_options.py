@@ -187,3 +187,25 @@ def test_check_pins_the_threads_it_is_given_and_records_them(tmp_path: Path) -> 
     assert threads["backends"]["torch"]["num_threads"] == 2
     assert rep["workloads"]["minibatch"]["optimizer_params"]["momentum"] == 0.5
     assert "--threads=2" in rep["command"] and "--momentum=0.5" in rep["command"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--optimizer", "momentum", "--dampening", "0.5", "--weight-decay", "0.01"],
+         {"kind": "sgd", "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.01}),
+        (["--optimizer", "adam", "--betas", "0.8,0.99", "--eps", "0.001"],
+         {"kind": "adam", "betas": [0.8, 0.99], "eps": 0.001}),
+    ],
+)  # fmt: skip
+def test_the_optimizer_fields_reach_the_workload(
+    tmp_path: Path, args: list[str], expected: dict[str, object]
+) -> None:
+    """Each field the training suites' option cases train (suites/training) is settable here."""
+    out = tmp_path / "out"
+    proc = run_harness("compare", *QUICK, "--model", "mlp:8", "--activation", "tanh", *args,
+                       "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wl = load_report(only_run_dir(out))["workloads"]["minibatch"]
+    assert wl["activation"] == "tanh"
+    assert {k: wl["optimizer_params"][k] for k in expected} == expected
