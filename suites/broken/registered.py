@@ -82,19 +82,28 @@ class _Subset:
         return {"*": f"only {', '.join(self.exposed)}"}
 
 
-class VjpCrash(_Subset, Wrapped):
-    """``mul``'s VJP reshapes instead of summing over broadcast dimensions: it raises."""
+class _OpsOnly(_Subset, Wrapped):
+    """:data:`CRASH_OPS` of the reference, without training; :meth:`own` adjusts the rest."""
 
-    name = "broken_vjp_crash"
     capabilities = Capabilities(training=False)
     exposed = CRASH_OPS
 
     def __init__(self) -> None:
         pass
 
+    def own(self, caps: Capabilities) -> Capabilities:
+        return caps
+
     def load(self) -> None:
         Wrapped.__init__(self, _reference_backend(), self.name)
-        self.capabilities = _own(replace(self.inner.capabilities, training=False))  # type: ignore[misc]
+        caps = self.own(replace(self.inner.capabilities, training=False))
+        self.capabilities = _own(caps)  # type: ignore[misc]
+
+
+class VjpCrash(_OpsOnly):
+    """``mul``'s VJP reshapes instead of summing over broadcast dimensions: it raises."""
+
+    name = "broken_vjp_crash"
 
     def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         if fn is not self.inner.ops()["mul"]:
@@ -178,20 +187,13 @@ ENTRY_POINTS = {
 """Backend name -> entry-point value, besides the empty scaffold (:data:`EMPTY`)."""
 
 
-class EmulatedJvp(_Subset, Wrapped):
+class EmulatedJvp(_OpsOnly):
     """A few ops, their JVP declared emulated (``Capabilities.emulated = ("jvp",)``)."""
 
     name = "emulated_jvp"
-    capabilities = Capabilities(training=False)
-    exposed = CRASH_OPS
 
-    def __init__(self) -> None:
-        pass
-
-    def load(self) -> None:
-        Wrapped.__init__(self, _reference_backend(), self.name)
-        caps = replace(self.inner.capabilities, training=False, jvp=True, emulated=("jvp",))
-        self.capabilities = _own(caps)  # type: ignore[misc]
+    def own(self, caps: Capabilities) -> Capabilities:
+        return replace(caps, jvp=True, emulated=("jvp",))
 
 
 DECLARING = {
