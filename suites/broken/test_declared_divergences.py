@@ -127,3 +127,7 @@ def test_check_honours_it_in_the_suites_and_the_workload_comparison(
     assert f"baseline: {REFERENCE_NAME} float32 vs float64 on this case" in reason
     (row,) = [r for r in doc["workload"]["rows"] if r["target"] == "declared_sum_loss:cpu"]
     assert row["verdict"] == "diverges" and row["divergence"]["status"] == "xfail"
+    text = _harness(env, "check", "--target", "declared_sum_loss:cpu", "--quick", *COMPARE,
+                    "--out", str(tmp_path / "text"), "--", "-k", k)  # fmt: skip
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert "  workload  DECLARED: declared_sum_loss:cpu mini-batch: diverges" in text.stdout
