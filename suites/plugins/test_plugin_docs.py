@@ -132,3 +132,50 @@ def test_a_parser_error_is_caught() -> None:
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["check", "--target", "x", "--no-such-option"])
     assert isinstance(cli.build_parser(), argparse.ArgumentParser)
+
+
+def _quick_start() -> list[tuple[list[str], int]]:
+    """The Quick start block's commands after the harness install, with the exit code each
+    comment promises (``exit 3``; else 0)."""
+    block = TEXT.split("## 1. Quick start", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    out = []
+    for line in block.splitlines():
+        cmd, _, comment = line.partition("#")
+        words = shlex.split(cmd)
+        if not words or (words[0] in ("python3", "pip") and "harness-mylib" not in cmd):
+            continue  # the harness' own install: this environment is it
+        code = int(m.group(1)) if (m := re.search(r"exit (\d)", comment)) else 0
+        out.append((words, code))
+    return out
+
+
+def test_the_quick_start_runs_as_written(tmp_path: Path) -> None:
+    """Every command of section 1 after installing the harness, in a layered environment
+    (:mod:`suites.plugins.overlay`), ``../harness-mylib`` a temporary folder; the suite run
+    is narrowed with ``-k`` (its point, every check skipping, holds for any subset)."""
+    from .overlay import REPO, Overlay
+
+    steps = _quick_start()
+    assert [w[0] for w, _ in steps] == ["harness", "pip", "harness", "pytest", "pytest", "harness"]
+    env = Overlay.create(tmp_path / "venv")
+    plugin = tmp_path / "harness-mylib"
+    for words, code in steps:
+        argv = [str(plugin) if w == "../harness-mylib" else w for w in words]
+        argv = [w.replace("../harness-mylib", str(plugin)) for w in argv]
+        if argv[0] == "pip":
+            env.pip_install_editable(Path(argv[-1]))
+            continue
+        if argv[0] == "harness":
+            argv = ["-m", "harness", *argv[1:]]
+            if argv[2] == "check":
+                argv += ["--out", str(tmp_path / "runs"), "--", "-k", "exp"]
+        else:
+            argv = ["-m", "pytest", *argv[1:], "-q", "-p", "no:cacheprovider"]
+            if "suites/parity" in argv:
+                argv += ["-k", "test_ops and exp", "--parity-out", str(tmp_path / "parity")]
+        proc = env.run(*argv, cwd=REPO)
+        assert proc.returncode == code, (argv, proc.stdout[-3000:], proc.stderr[-3000:])
+        if argv[:3] == ["-m", "harness", "backends"]:
+            assert "mylib:cpu" in proc.stdout
+        if argv[2:3] == ["check"]:
+            assert "NOTHING CHECKED" in proc.stdout
