@@ -1,7 +1,8 @@
 """The second out-of-tree example plugin (``examples/tinygrad_plugin``), installed and checked.
 
 tinygrad is unlike HIPS autograd: lazy tensors realized on demand, kernels compiled by
-clang for its CPU device, reverse mode through ``Tensor.gradient``, no forward mode. The
+clang for its CPU device, reverse mode through ``Tensor.gradient``, no forward mode (its JVP
+is a double VJP, declared emulated). The
 plugin is ``pip install -e``-ed into a layered environment (:mod:`suites.plugins.overlay`)
 and checked by ``harness check`` through its entry point, on a subset chosen with ``-k``
 to keep CI cheap: each tinygrad kernel is compiled on first use (about 0.1 s of clang), so
@@ -42,12 +43,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Overlay]:
     yield env
 
 
-def test_discovered_without_forward_mode(env: Overlay) -> None:
+def test_discovered_with_an_emulated_jvp(env: Overlay) -> None:
     rows = {r["target"]: r for r in env.harness_json("backends")}
     row = rows[TARGET]
     assert row["available"], row["reason"]
     assert row["dtypes"] == ["float32", "float64"]
-    assert not row["jvp"] and not row["second_order"] and not row["training"]
+    assert row["jvp"] and row["emulated"] == ["jvp"]
+    assert not row["second_order"] and not row["training"]
 
 
 def test_check_passes_on_the_subset(env: Overlay, tmp_path: Path) -> None:
@@ -59,4 +61,6 @@ def test_check_passes_on_the_subset(env: Overlay, tmp_path: Path) -> None:
     assert doc["outcome"] == "PASS", doc["verdict"]
     assert set(tv["ops"]["run"]) == {"exp", "div", "sum_dim", "matmul"}
     assert {"forward", "vjp_reference", "finite_differences"} <= set(tv["oracles"]["run"])
-    assert "jvp_vjp" in tv["oracles"]["skipped_unsupported"]
+    # The double-VJP JVP ran and agreed, but is marked circular, not counted as coverage.
+    assert "jvp_vjp" not in tv["oracles"]["run"]
+    assert tv["circular"] and tv["circular"][0].startswith("jvp_vjp (")

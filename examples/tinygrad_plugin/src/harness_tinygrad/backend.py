@@ -2,8 +2,10 @@
 
 tinygrad is lazy: an expression builds a graph that is compiled and run when realized
 (``.numpy()``). Reverse mode is ``Tensor.gradient(*inputs, gradient=cotangent)`` on the
-*unrealized* output (docs/plugins.md, "Lazy frameworks"); it has no forward mode, so this
-plugin declares ``jvp=False``.
+*unrealized* output (docs/plugins.md, "Lazy frameworks"). It has no forward mode: ``jvp``
+is reverse-over-reverse (the gradient, in the cotangent ``c``, of ``<VJP(c), u>``), which
+counts for ``jvp=True`` and is declared ``emulated=("jvp",)``, so the harness marks the
+forward-against-reverse oracle, which would compare the VJP with itself, as circular.
 
 Its CPU device compiles every kernel with ``clang`` (``--target=`` flags gcc refuses; even
 its ``PYTHON`` device copies out through a CPU kernel): without clang the target is listed
@@ -29,7 +31,11 @@ class TinygradBackend(Backend):
 
     name = "tinygrad"
     capabilities = Capabilities(
-        dtypes=("float32", "float64"), jvp=False, second_order=False, training=False
+        dtypes=("float32", "float64"),
+        jvp=True,
+        emulated=("jvp",),
+        second_order=False,
+        training=False,
     )
 
     def load(self) -> None:
@@ -97,3 +103,19 @@ class TinygradBackend(Backend):
         ct = Tensor(np.array(cotangent, copy=True)).cast(out.dtype)
         grads = out.gradient(*(xs[i] for i in argnums), gradient=ct) if argnums else []
         return self.to_numpy(out), [self.to_numpy(g) for g in grads]
+
+    def jvp(self, fn, primals, tangents, *, device, argnums=None):
+        from tinygrad import Tensor
+
+        argnums = resolve_argnums(argnums, len(primals))
+        xs = [self.asarray(p, device) for p in primals]
+        out = fn(*xs)
+        dtype = np.result_type(*(primals[i] for i in argnums))
+        c = Tensor(np.zeros(tuple(out.shape), dtype=dtype))  # the cotangent, a leaf
+        grads = out.gradient(*(xs[i] for i in argnums), gradient=c)
+        inner = sum(
+            (g * Tensor(np.array(t, dtype=dtype))).sum()
+            for g, t in zip(grads, tangents, strict=True)
+        )
+        (j,) = inner.gradient(c)  # d/dc <VJP(c), u> = J u
+        return self.to_numpy(out), self.to_numpy(j)
