@@ -103,8 +103,10 @@ class Context:
 
 
 def rel_floor(atol: float) -> float:
-    """The smallest denominator of a relative error: ``atol`` (the tiniest float if 0)."""
-    return max(float(atol), float(np.finfo(np.float64).tiny))
+    """The smallest denominator of a relative error: ``atol`` (the tiniest float if 0, or
+    if ``atol`` is NaN: an allowance computed from a NaN result must not divide by 0)."""
+    tiny = float(np.finfo(np.float64).tiny)
+    return tiny if math.isnan(atol) else max(float(atol), tiny)
 
 
 def compare_arrays(

@@ -120,3 +120,13 @@ def test_invalid_capabilities_make_the_target_unavailable_with_the_reason() -> N
         with pytest.warns(discovery.BackendLoadWarning, match=fragment):
             (target,) = discovery.load_targets(_ep(cls))  # type: ignore[arg-type]
         assert not target.available and fragment in target.reason, target.reason
+
+
+def test_an_inner_product_check_with_a_nan_allowance_fails_instead_of_raising() -> None:
+    """A NaN JVP makes the allowance NaN too: a disagreement, not a ZeroDivisionError."""
+    import math
+
+    from harness.oracles.agreement import _inner_agreement
+
+    ag = _inner_agreement(float("nan"), 0.0, float("nan"), "<JVP(u), v> = nan")
+    assert not ag.passed and math.isinf(ag.max_abs) and math.isinf(ag.ratio)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 
 EXAMPLE = REPO / "examples" / "tinygrad_plugin"
 TARGET = "tinygrad:cpu"
-SUBSET = "exp or div or sum_dim or matmul"
+SUBSET = "exp or div or sum_dim or matmul or (tanh and jvp_vjp)"
 """One op of each kind; ``harness check -- -k`` (docs/plugins.md, "What a check costs")."""
 
 
@@ -59,8 +59,25 @@ def test_check_passes_on_the_subset(env: Overlay, tmp_path: Path) -> None:
     doc = json.loads(proc.stdout)
     (tv,) = doc["verdict"]["targets"]
     assert doc["outcome"] == "PASS", doc["verdict"]
+    # tanh ran only circularly (jvp_vjp), so it is not among the ops run.
     assert set(tv["ops"]["run"]) == {"exp", "div", "sum_dim", "matmul"}
     assert {"forward", "vjp_reference", "finite_differences"} <= set(tv["oracles"]["run"])
     # The double-VJP JVP ran and agreed, but is marked circular, not counted as coverage.
     assert "jvp_vjp" not in tv["oracles"]["run"]
     assert tv["circular"] and tv["circular"][0].startswith("jvp_vjp (")
+
+
+def test_its_declared_divergence_is_reported_and_confirmed_standalone(
+    env: Overlay, tmp_path: Path
+) -> None:
+    """The known_divergences.txt line is honoured (xfail), and its script reproduces it."""
+    out = tmp_path / "parity"
+    proc = env.run("-m", "pytest", "suites/parity/test_ops.py", "--targets", "tinygrad",
+                   "--parity-out", out, "-k", "tanh and jvp_vjp", "-q", "-p",
+                   "no:cacheprovider", cwd=REPO)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    cells = json.loads((out / "report.json").read_text())["results"][TARGET]["tanh"]["jvp_vjp"]
+    assert {c["status"] for c in cells.values()} == {"xfail"}, cells
+    script = EXAMPLE / "divergences" / "double_vjp_saturated_nan.py"
+    proc = env.run(script)
+    assert proc.returncode == 1 and "divergence present" in proc.stdout, proc.stdout + proc.stderr
