@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import catalog, divergences, oracles, parity_report, strategies
+from harness import catalog, covering, divergences, oracles, parity_report, strategies
 
 OPS = list(catalog.CATALOG)
 
@@ -158,6 +158,24 @@ def test_literal_round_trips() -> None:
     ):
         b = eval(oracles.literal(a), {"np": np})
         assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
+
+
+def test_literal_rebuilds_non_contiguous_layouts() -> None:
+    """The covering set's transposed and strided inputs come back with their strides, so a
+    bug that shows only on a non-contiguous input shows in the reproducer too."""
+    base = np.arange(12, dtype=np.float32).reshape(3, 4) - 5.5
+    for a in (
+        covering.transposed(base),
+        covering.transposed(base[0]),
+        covering.strided(base),
+        covering.strided(base[:, 0]),
+        base.T,
+        base[::-1, ::2],
+    ):
+        assert not a.flags.c_contiguous
+        b = eval(oracles.literal(a), {"np": np, "oracles": oracles})
+        assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
+        assert b.strides == a.strides
 
 
 def test_report_merges_renders_and_writes(tmp_path) -> None:
