@@ -46,13 +46,17 @@ __all__ = [
     "cross_entropy",
     "dropout",
     "dropout_with_mask",
+    "elu",
     "embedding",
     "gelu",
     "group_norm",
+    "hardtanh",
+    "l1_loss",
     "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
     "max_pool2d",
     "mse_loss",
     "nll_loss",
@@ -61,8 +65,10 @@ __all__ = [
     "scaled_dot_product_attention",
     "sigmoid",
     "silu",
+    "smooth_l1_loss",
     "softmax",
     "softplus",
+    "softsign",
     "tanh",
 ]
 
@@ -133,6 +139,25 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """Mean squared error."""
     _check_reduction(reduction)
     return _reduce_tensor(ops.pow(ops.sub(input, target), 2), reduction)
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """Mean absolute error (gradient ``sign(input - target)``, 0 where they are equal)."""
+    _check_reduction(reduction)
+    return _reduce_tensor(ops.abs(ops.sub(input, target)), reduction)
+
+
+def smooth_l1_loss(
+    input: Tensor, target: Tensor, reduction: str = "mean", beta: float = 1.0
+) -> Tensor:
+    """``0.5 d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta``, with
+    ``d = input - target``."""
+    _check_reduction(reduction)
+    d = ops.abs(ops.sub(input, target))
+    if beta == 0:
+        return _reduce_tensor(d, reduction)
+    quad = ops.div(ops.mul(ops.mul(d, d), 0.5), beta)
+    return _reduce_tensor(ops.where(ops.lt(d, beta), quad, ops.sub(d, 0.5 * beta)), reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -326,6 +351,32 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 _SQRT_1_2 = math.sqrt(0.5)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(x)) = -softplus(-x)``, stable for every x."""
+    return ops.neg(softplus(ops.neg(input)))
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` where positive, else ``alpha (e**x - 1)`` (a new tensor even with ``inplace``)."""
+    negative = ops.mul(ops.expm1(ops.clamp(input, max=0.0)), alpha)
+    return ops.where(ops.gt(input, 0), input, negative)
+
+
+def hardtanh(
+    input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False
+) -> Tensor:
+    """``clamp(x, min_val, max_val)`` with gradient 1 strictly inside the interval only
+    (PyTorch's hardtanh backward: 0 at the bounds, unlike clamp's)."""
+    inside = ops.logical_and(ops.gt(input, min_val), ops.lt(input, max_val))
+    bounds = Tensor(np.clip(input._data, min_val, max_val))
+    return ops.where(inside, input, bounds)
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``x / (1 + |x|)``."""
+    return ops.div(input, ops.add(ops.abs(input), 1.0))
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:

@@ -266,6 +266,8 @@ def prod_others_array(xd: np.ndarray, ax: int) -> np.ndarray:
     """Per element, the product of the other elements along ``ax`` (exclusive prefix times
     exclusive suffix products: exact where elements are 0, no division)."""
     n = xd.shape[ax]
+    if n == 0:
+        return np.ones_like(xd)
     ones = np.ones_like(np.take(xd, [0], axis=ax))
     left = np.cumprod(np.concatenate([ones, np.take(xd, range(n - 1), axis=ax)], axis=ax), ax)
     flipped = np.flip(xd, ax)

@@ -49,6 +49,8 @@ def _prod(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     ax, keepdim = node.ctx
     shape = node.shape(0)
     gk = g if keepdim else g.reshape(tuple(1 if d == ax else n for d, n in enumerate(shape)))
+    if shape[ax] == 0:  # nothing to differentiate (an empty product is the constant 1)
+        return (xp.broadcast_to(gk * 0, shape),)
     return (gk * xp.prod_others(node.input(0, xp), ax),)
 
 
