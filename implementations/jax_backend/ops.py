@@ -121,7 +121,22 @@ def _nn_ops(jax: Any, jnp: Any) -> dict[str, Callable[..., Any]]:
         )  # fmt: skip
 
     def max_pool2d(x: Any, kernel_size: int, stride: int, padding: int, dilation: int) -> Any:
-        return window(x, -jnp.inf, lax.max, kernel_size, stride, padding, dilation)
+        if dilation == 1:
+            return window(x, -jnp.inf, lax.max, kernel_size, stride, padding, 1)
+        # reduce_window's max has no VJP with window dilation (jax 0.10: NotImplementedError
+        # "select_and_gather (MaxPool) with window dilation"): take the dilated windows as
+        # strided slices and reduce them with jnp.max.
+        k, s, d = kernel_size, stride, dilation
+        pad = [(0, 0), (0, 0), (padding, padding), (padding, padding)]
+        xp = jnp.pad(x, pad, constant_values=-jnp.inf)
+        oh = (xp.shape[2] - d * (k - 1) - 1) // s + 1
+        ow = (xp.shape[3] - d * (k - 1) - 1) // s + 1
+        slices = [
+            xp[:, :, i * d : i * d + s * (oh - 1) + 1 : s, j * d : j * d + s * (ow - 1) + 1 : s]
+            for i in range(k)
+            for j in range(k)
+        ]
+        return jnp.max(jnp.stack(slices, axis=-1), axis=-1)
 
     def avg_pool2d(
         x: Any, kernel_size: int, stride: int, padding: int, count_include_pad: bool
