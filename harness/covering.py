@@ -20,8 +20,9 @@ derived here from its catalog entry alone:
 ``transposed``,   the inputs as non-contiguous views (Fortran order, or reversed strides for
 ``strided``       1-D; every other element of a larger buffer)
 ``empty``         one case with a size-0 dimension, where the shape rule allows one
-``mask:rows``     for an op with a bool mask: its first row (last axis) all True, so a row
-                  is fully masked (a masked softmax's NaN row), the others alternating
+``mask:rows``     for an op with a bool mask: its first row (last axis) all True and its
+                  second all False, so a row is fully masked whichever value masks (a
+                  masked softmax's NaN row, an attention query with nothing to attend to)
 ``param:N=V``     each parameter's other values, one at a time, at the shapes the rule
                   gives for them (every other case runs with the defaults)
 
@@ -308,7 +309,9 @@ def covering(op: str | OpSpec, dtype: str) -> list[Covering]:
         if mask_rows:
             for i, arg in enumerate(spec.args):
                 if arg.kind == "mask" and arrays[i].ndim and arrays[i].size:
-                    arrays[i].reshape(-1, arrays[i].shape[-1])[0] = True
+                    rows = arrays[i].reshape(-1, arrays[i].shape[-1])
+                    rows[0] = True
+                    rows[1:2] = False
         arrays = strat.fit(spec, arrays)
         if layout is not None:
             arrays = [layout(x) for x in arrays]

@@ -91,6 +91,11 @@ def _attention(pick: Pick, p: Mapping[str, Any]) -> list[Shape]:
     return [(b, h, lq, e), (b, h, lk, e), (b, h, lk, ev)]
 
 
+def _attention_mask(pick: Pick, p: Mapping[str, Any]) -> list[Shape]:
+    q, k, v = _attention(pick, p)
+    return [q, k, v, (q[2], k[2])]
+
+
 def _masked(pick: Pick, p: Mapping[str, Any]) -> list[Shape]:
     lead = tuple(pick(1, 3, 2) for _ in range(pick(0, 2, 1)))
     shape = (*lead, pick(1, 4, 3))
@@ -130,6 +135,7 @@ RULES: dict[str, Callable[[Pick, Mapping[str, Any]], list[Shape]]] = {
     "groups": _groups,
     "embedding": _embedding,
     "attention": _attention,
+    "attention_mask": _attention_mask,
     "masked": _masked,
     "einsum": _einsum,
     "index_add": _index_add,

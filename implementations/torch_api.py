@@ -94,6 +94,9 @@ def catalog_ops(
         "group_norm": lambda x, w, b, num_groups, eps: F.group_norm(x, num_groups, w, b, eps),
         "embedding": lambda w, i: F.embedding(i, w),
         "scaled_dot_product_attention": F.scaled_dot_product_attention,
+        "scaled_dot_product_attention_masked": lambda q, k, v, m: F.scaled_dot_product_attention(
+            q, k, v, attn_mask=m
+        ),
         "softmax_masked": lambda x, m: torch.softmax(x.masked_fill(m, -inf), dim=-1),
         "log_softmax_masked": lambda x, m: torch.log_softmax(x.masked_fill(m, -inf), dim=-1),
         "masked_fill": lambda x, m: x.masked_fill(m, 0.5),

@@ -44,6 +44,7 @@ Shape rules that read the drawn parameters (:mod:`harness.shape_rules`):
 ``groups``        x (n, c, *) with c a multiple of ``num_groups``, weight (c,), bias (c,)
 ``embedding``     weight (v, d), int64 indices (k,) or (b, k) in [0, v), repeats likely
 ``attention``     q (b, h, l, e), k (b, h, s, e), v (b, h, s, ev)
+``attention_mask`` q, k, v as ``attention`` and a bool mask (l, s) (True: attend)
 ``masked``        x of at least 1 dimension (last >= 1) and a bool mask of its shape
 ``einsum``        one array per operand of ``equation``, one size per subscript
 ``index_add``     x (n, d), int64 index (k,) in [0, n), source (k, d)

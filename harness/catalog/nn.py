@@ -170,6 +170,15 @@ OPS: list[OpSpec] = [
         params={"is_causal": (False, True), "scale": (None, 0.5)},
     ),
     OpSpec(
+        "scaled_dot_product_attention_masked",
+        (F, F, F, MASK),
+        "attention_mask",
+        ref.attention_masked,
+        "F.scaled_dot_product_attention(q, k, v, attn_mask=mask) with a bool mask (True: "
+        "attend); a query that may attend to nothing gives zeros (PyTorch's safe softmax)",
+        tolerances=_TRANSCENDENTAL,
+    ),
+    OpSpec(
         "softmax_masked",
         (LARGE, MASK),
         "masked",

@@ -214,6 +214,19 @@ def attention(
     return (e / e.sum(axis=-1, keepdims=True)) @ v
 
 
+def attention_masked(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """:func:`attention` where ``mask`` is True; a row with nothing to attend to gives 0
+    (PyTorch 2.13's safe softmax; ``jax.nn.dot_product_attention`` averages the values
+    there instead, and a plain softmax gives NaN: all measured)."""
+    scores = np.einsum("...qe,...ke->...qk", q, k) / math.sqrt(q.shape[-1])
+    scores = np.where(mask, scores, -np.inf)
+    top = scores.max(axis=-1, keepdims=True)
+    e = np.exp(scores - np.where(np.isfinite(top), top, 0.0))
+    total = e.sum(axis=-1, keepdims=True)
+    weights = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return weights @ v
+
+
 def einsum(*operands: np.ndarray, equation: str = "") -> np.ndarray:
     """Each operand broadcast over every subscript, multiplied out, summed over the
     subscripts the output lacks (no ``np.einsum``)."""

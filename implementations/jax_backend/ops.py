@@ -179,6 +179,15 @@ def _nn_ops(jax: Any, jnp: Any) -> dict[str, Callable[..., Any]]:
             scores = jnp.where(keep, scores, -jnp.inf)
         return jax.nn.softmax(scores, axis=-1) @ v
 
+    def attention_masked(q: Any, k: Any, v: Any, mask: Any) -> Any:
+        # PyTorch's semantics: a query that may attend to nothing gets zeros.
+        # jax.nn.dot_product_attention(mask=) averages the values there instead (it fills
+        # with a large finite negative, measured with jax 0.10), so it is not used here.
+        scores = jnp.einsum("...qe,...ke->...qk", q, k) / jnp.sqrt(q.shape[-1]).astype(q.dtype)
+        scores = jnp.where(mask, scores, -jnp.inf)
+        weights = jax.nn.softmax(scores, axis=-1)
+        return jnp.where(jnp.any(mask, axis=-1, keepdims=True), weights, 0.0) @ v
+
     def scatter_add(x: Any, i: Any, s: Any) -> Any:
         rows = jnp.arange(x.shape[0])[:, None]
         return x.at[rows, i].add(s)
@@ -205,6 +214,7 @@ def _nn_ops(jax: Any, jnp: Any) -> dict[str, Callable[..., Any]]:
         "group_norm": group_norm,
         "embedding": lambda w, i: jnp.take(w, i, axis=0),
         "scaled_dot_product_attention": attention,
+        "scaled_dot_product_attention_masked": attention_masked,
         "softmax_masked": lambda x, m: jax.nn.softmax(jnp.where(m, -jnp.inf, x), axis=-1),
         "log_softmax_masked": lambda x, m: jax.nn.log_softmax(jnp.where(m, -jnp.inf, x), axis=-1),
         "masked_fill": lambda x, m: jnp.where(m, jnp.asarray(0.5, x.dtype), x),

@@ -23,6 +23,8 @@ _TIES = np.round(_R.standard_normal((2, 3, 5, 5)) * 2) / 2  # many equal values 
 _IDX = np.array([[1, 1, 4], [0, 1, 1]])  # repeated rows: their gradients accumulate
 _MASK = _R.random((4, 6)) > 0.4
 _MASK[:, 0] = True
+_EMPTY_ROW = _MASK.copy()
+_EMPTY_ROW[1] = False  # query 1 may attend to nothing: PyTorch gives zeros, not NaN
 
 CASES: dict[str, Case] = {
     "conv2d": (lambda m, F, x, w, b: F.conv2d(x, w, b), ((2, 3, 6, 5), (4, 3, 3, 2), (4,)), ()),
@@ -103,6 +105,11 @@ CASES: dict[str, Case] = {
         lambda m, F, q, k, v, mask: F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
         ((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 2)),
         (_MASK,),
+    ),
+    "sdpa_fully_masked_row": (
+        lambda m, F, q, k, v, mask: F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+        ((2, 3, 4, 5), (2, 3, 6, 5), (2, 3, 6, 2)),
+        (_EMPTY_ROW,),
     ),
     "erf": (lambda m, F, x: m.erf(x), ((3, 4),), ()),
     "expm1": (lambda m, F, x: m.expm1(x), ((3, 4),), ()),

@@ -431,7 +431,8 @@ def scaled_dot_product_attention(
 ) -> Tensor:
     """``softmax(q k^T * scale + mask) v`` over the last two dims (any leading batch/head
     dims). A bool ``attn_mask`` marks the positions that take part (True), a float one is
-    added; ``is_causal`` keeps ``j <= i``; ``scale`` defaults to ``1/sqrt(E)``."""
+    added; ``is_causal`` keeps ``j <= i``; ``scale`` defaults to ``1/sqrt(E)``. A query that
+    may attend to nothing gets zeros (PyTorch 2.13's safe softmax, measured), not NaN."""
     if dropout_p:
         raise NotImplementedError(
             "scaled_dot_product_attention: dropout_p > 0 is not supported by this engine "
@@ -457,4 +458,9 @@ def scaled_dot_product_attention(
             scores = ops.masked_fill(scores, Tensor(~m._data), -math.inf)
         else:
             scores = ops.add(scores, m)
-    return ops.matmul(softmax(scores, -1), value)
+    weights = softmax(scores, -1)
+    empty = np.all(np.isneginf(scores._data), axis=-1, keepdims=True)
+    if empty.any():
+        with np.errstate(invalid="ignore"):
+            weights = ops.where(Tensor(empty), 0.0, weights)
+    return ops.matmul(weights, value)

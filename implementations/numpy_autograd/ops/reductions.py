@@ -271,9 +271,7 @@ def prod_others_array(xd: np.ndarray, ax: int) -> np.ndarray:
     ones = np.ones_like(np.take(xd, [0], axis=ax))
     left = np.cumprod(np.concatenate([ones, np.take(xd, range(n - 1), axis=ax)], axis=ax), ax)
     flipped = np.flip(xd, ax)
-    right = np.cumprod(
-        np.concatenate([ones, np.take(flipped, range(n - 1), axis=ax)], axis=ax), ax
-    )
+    right = np.cumprod(np.concatenate([ones, np.take(flipped, range(n - 1), axis=ax)], axis=ax), ax)
     return left * np.flip(right, ax)
 
 
