@@ -67,8 +67,11 @@ def _channels_stats(pick: Pick, p: Mapping[str, Any]) -> list[Shape]:
 
 
 def _groups(pick: Pick, p: Mapping[str, Any]) -> list[Shape]:
-    c = p["num_groups"] * pick(1, 2, 2)
+    per_group = pick(1, 2, 2)
+    c = p["num_groups"] * per_group
     spatial = tuple(pick(1, 2, 2) for _ in range(pick(0, 2, 1)))
+    if per_group * math.prod(spatial) < 2:  # a group needs two values (PyTorch checks)
+        spatial = (*spatial, 2)
     return [(pick(1, 2, 2), c, *spatial), (c,), (c,)]
 
 

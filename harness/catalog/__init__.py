@@ -41,7 +41,8 @@ Shape rules that read the drawn parameters (:mod:`harness.shape_rules`):
 ``channels``      x (n, c, *) with >= 2 values per channel, weight (c,), bias (c,)
 ``channels_eval`` x (n, c, *), running mean (c,), running var (c,), weight (c,), bias (c,)
 ``channels_stats`` x (n, c, *) with >= 2 values per channel, running mean and var (c,)
-``groups``        x (n, c, *) with c a multiple of ``num_groups``, weight (c,), bias (c,)
+``groups``        x (n, c, *) with c a multiple of ``num_groups`` and >= 2 values per
+                  group, weight (c,), bias (c,)
 ``embedding``     weight (v, d), int64 indices (k,) or (b, k) in [0, v), repeats likely
 ``attention``     q (b, h, l, e), k (b, h, s, e), v (b, h, s, ev)
 ``attention_mask`` q, k, v as ``attention`` and a bool mask (l, s) (True: attend)

@@ -18,13 +18,16 @@ _TRANSCENDENTAL = {
         1e-5, 1e-5, "float32 transcendental kernels differ by a few ulp between vendors"
     )
 }
-# Measured with `pytest suites/parity -k <op> --targets numpy:cpu torch:cpu jax:cpu`: the
-# float32 normalization divides by sqrt(var + eps), and a variance of values ~margin apart is
-# ~1e-4, so one rounding of the centred values (~1e-7 of 2) becomes ~1e-5 relative to the
-# normalized output; the worst float32 forward error seen was 3e-5 relative.
+# Measured (VJP in float32 against torch's float64 VJP, the covering set and 80 draws per op,
+# /tmp-style script in the ops report): normalization backward cancels terms of size
+# |v| / std -- std as small as ~0.025 at the 0.05 spread -- down to O(|v|). Worst absolute
+# error / max|v|: torch's fused float32 layer_norm backward 9.4e-5, its group_norm 3.6e-5;
+# the engine and JAX at most 7e-6. Forward values stay within the default (worst 3e-6).
 _NORMALIZATION = {
     "float32": Tolerance(
-        1e-4, 1e-4, "float32 normalization divides rounded centred values by a small std"
+        1e-4,
+        2e-4,
+        "float32 normalization backward cancels |v|/std-sized terms (torch 9.4e-5 measured)",
     )
 }
 
@@ -96,8 +99,8 @@ OPS: list[OpSpec] = [
         ref.layer_norm,
         "F.layer_norm(x, x.shape[-1:], eps=eps), no affine",
         spread_input=True,
-        margin=0.05,
         tolerances=_NORMALIZATION,
+        margin=0.05,
         params={"eps": (1e-5, 1e-2)},
     ),
     OpSpec(
@@ -107,8 +110,8 @@ OPS: list[OpSpec] = [
         ref.layer_norm_affine,
         "F.layer_norm(x, x.shape[-1:], weight, bias, eps)",
         spread_input=True,
-        margin=0.05,
         tolerances=_NORMALIZATION,
+        margin=0.05,
         params={"eps": (1e-5, 1e-2)},
     ),
     OpSpec(
@@ -119,7 +122,6 @@ OPS: list[OpSpec] = [
         "F.batch_norm(x, None, None, weight, bias, training=True, eps=eps): batch statistics",
         spread_input=True,
         margin=0.05,
-        tolerances=_NORMALIZATION,
         params={"eps": (1e-5, 1e-2)},
     ),
     OpSpec(
@@ -147,8 +149,8 @@ OPS: list[OpSpec] = [
         ref.group_norm,
         "F.group_norm(x, num_groups, weight, bias, eps)",
         spread_input=True,
-        margin=0.05,
         tolerances=_NORMALIZATION,
+        margin=0.05,
         params={"num_groups": (1, 2), "eps": (1e-5, 1e-2)},
     ),
     # --- embeddings, attention, masks, dropout -------------------------------------------
