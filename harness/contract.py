@@ -179,8 +179,11 @@ class Backend(ABC):
     def ops(self) -> Mapping[str, OpFn]:
         """Catalog op name -> function of backend arrays. Omit an op to declare it unsupported.
 
-        Signatures are those of :mod:`harness.catalog`: every argument is an array
-        (float, int64 index, or bool mask) and the result is one array.
+        Signatures are those of :mod:`harness.catalog`: positional arrays (float, int64
+        index, or bool mask), then the op's parameters (``OpSpec.params``: stride, padding,
+        eps, dim, ...) as keyword arguments with PyTorch's names; the result is one array.
+        The oracles bind the parameters (``functools.partial``) before calling
+        :meth:`vjp` and its siblings, so those see a function of arrays only.
         """
 
     def unsupported_reasons(self) -> Mapping[str, str]:

@@ -95,6 +95,8 @@ class Context:
     inputs: tuple[np.ndarray, ...] = ()
     seed: int = 0
     reference: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    """The op's parameters (keyword arguments), as ``(name, value)`` pairs."""
 
     @property
     def title(self) -> str:
@@ -228,6 +230,7 @@ def reproducer(ctx: Context) -> str:
         f"oracles.{ctx.oracle}(",
         f'    discovery.get_target("{ctx.target}"), "{ctx.op}", inputs, seed={ctx.seed},',
         f"    reference={ref},",
+        *([f"    params={dict(ctx.params)!r},"] if ctx.params else []),
         ")",
     ]
     return "\n".join(lines)
@@ -250,6 +253,8 @@ def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: fl
     if ctx.inputs:
         lines.append("inputs:")
         lines.append(_describe_inputs(ctx))
+    if ctx.params:
+        lines.append(f"params: {dict(ctx.params)!r}")
     lines.append(f"seed (cotangents, directions): {ctx.seed}")
     lines.append("reproducer:")
     lines.append(reproducer(ctx))
@@ -278,6 +283,8 @@ def error_report(ctx: Context, exc: BaseException, reproducer_text: str | None =
     if ctx.inputs:
         lines.append("inputs:")
         lines.append(_describe_inputs(ctx))
+        if ctx.params:
+            lines.append(f"params: {dict(ctx.params)!r}")
         lines.append(f"seed (cotangents, directions): {ctx.seed}")
     lines.append("reproducer:")
     lines.append(reproducer_text if reproducer_text is not None else reproducer(ctx))

@@ -54,9 +54,9 @@ def scope() -> Iterator[None]:
 
 def _scoped(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
-    def wrapper(*args: Any) -> Any:
+    def wrapper(*args: Any, **params: Any) -> Any:
         with scope():
-            return fn(*args)
+            return fn(*args, **params)
 
     return wrapper
 
