@@ -58,7 +58,7 @@ def test_compiled_transforms_give_the_eager_numbers(name: str, dtype: str) -> No
         # XLA fuses a compiled program's elementwise chains and reorders its sums: measured
         # up to 3.7 ulps of the array's scale (softmax's second order, float32), no more.
         scale = float(np.max(np.abs(e), initial=0.0))
-        np.testing.assert_allclose(c, e, rtol=0, atol=16 * np.finfo(dtype).eps * scale)
+        np.testing.assert_allclose(c, e, rtol=0, atol=16 * float(np.finfo(dtype).eps) * scale)
 
 
 @pytest.mark.parametrize("name", OPS)
