@@ -126,7 +126,9 @@ class Backend(ABC):
 
     Capabilities are read once, after :meth:`load`: a backend that can only tell what it
     supports once its framework is loaded (float64 enabled, forward mode present) sets
-    ``self.capabilities`` in ``load()``; otherwise the class attribute stands. Discovery
+    ``self.capabilities`` in ``load()`` (keeping the class's ``reference_priority``, by
+    which discovery picks the default reference without loading every framework);
+    otherwise the class attribute stands. Discovery
     then checks the value (:func:`harness.discovery.checked_capabilities`: a
     :class:`Capabilities` with known dtypes, else the targets are unavailable with that
     reason) and nothing reads it before, or changes it after.
