@@ -79,6 +79,18 @@ class Capabilities:
     """World sizes discovery lists for each device (any other N can still be named)."""
     optimizer_step: bool = False
     """:meth:`Backend.optimizer_step` applies one step of the backend's own optimizer."""
+    emulated: tuple[str, ...] = ()
+    """Capabilities (among :data:`EMULABLE`, each also declared ``True``) that the backend
+    provides by way of another rather than natively: ``("jvp",)`` for a framework without
+    forward mode whose :meth:`Backend.jvp` is reverse-over-reverse (the VJP of the VJP).
+    Such a JVP counts for ``jvp=True``, but the oracles it would make circular
+    (:func:`harness.oracles.registry.circular`: forward against reverse mode then compares
+    the VJP with itself) are marked so in ``harness backends`` and the parity report, and
+    are not counted as independent coverage."""
+
+
+EMULABLE = ("jvp", "second_order")
+"""The capabilities :attr:`Capabilities.emulated` may name."""
 
 
 @dataclass
@@ -236,6 +248,17 @@ class Backend(ABC):
         through the backward pass. ``Capabilities.second_order``.
         """
         raise Unsupported(f"{self.name} does not implement second-order gradients")
+
+    def snippet(self, request: Any) -> str | None:
+        """Optional: a failing op check as standalone source in your own framework.
+
+        ``request`` is a :class:`harness.snippets.SnippetRequest` (the op's function, the
+        inputs, ``value`` or ``vjp``, the expected result and the tolerance). Return Python
+        source that runs without the harness and ends in ``numpy.testing.assert_allclose``
+        against the expected literal (:func:`harness.snippets.tail`), or None (the default:
+        the failure report then has the harness reproducer only).
+        """
+        return None
 
     def known_divergences(self) -> str:
         """Text of this backend's known-divergences file, or "" if it has none.

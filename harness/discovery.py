@@ -31,7 +31,7 @@ from functools import cache, lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
 from harness import catalog, interrupt, parallel
-from harness.contract import Backend, Capabilities, DeviceStatus
+from harness.contract import EMULABLE, Backend, Capabilities, DeviceStatus
 
 GROUP = "harness.backends"
 """The entry-point group every backend registers under."""
@@ -96,6 +96,7 @@ class Target:
             "training": bool(caps and caps.training),
             "compiled": bool(caps and caps.compiled),
             "optimizer_step": bool(caps and caps.optimizer_step),
+            "emulated": list(caps.emulated) if caps else [],
             "world_size": self.world_size,
         }
 
@@ -303,6 +304,12 @@ def checked_capabilities(backend: Backend) -> Capabilities:
         raise CapabilitiesError(
             f"capabilities.dtypes must be a tuple drawn from {', '.join(DTYPES)}, "
             f"got {caps.dtypes!r}"
+        )
+    bad = [c for c in caps.emulated if c not in EMULABLE or not getattr(caps, c)]
+    if not isinstance(caps.emulated, tuple) or bad:
+        raise CapabilitiesError(
+            f"capabilities.emulated must be a tuple of capabilities that are also declared "
+            f"True, drawn from {', '.join(EMULABLE)}; got {caps.emulated!r}"
         )
     return caps
 

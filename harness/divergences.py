@@ -15,9 +15,13 @@ Each backend may ship ``known_divergences.txt`` beside its module (the text come
   no divergence is accepted without a written explanation. Blank lines and lines that start
   with ``#`` are comments.
 
-A check covered by an entry still runs: if it fails it is reported as *xfail*; if every
-check an entry covers passes, the entry is *stale* (the divergence is gone, delete the line).
-An entry of one backend's file only applies to that backend's targets.
+A check covered by an entry still runs: if it fails it is reported as *xfail* (declared:
+not a failure); if every check an entry covers passes, the entry is *stale* (the divergence
+is gone, delete the line). :func:`status` is that rule, the one every consumer applies: the
+pytest suites (so ``harness check`` and ``harness parity``), and the training comparison of
+``harness compare`` and ``harness check`` (a trajectory entry names the workload as
+:func:`harness.subjects.case_id` does, and the dtype). An entry of one backend's file only
+applies to that backend's targets.
 """
 
 from __future__ import annotations
@@ -25,8 +29,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Any
 
 FIELDS = ("target", "op", "oracle", "dtype")
+
+DECLARED, STALE = "xfail", "stale"
+"""The statuses of a check an entry covers: it failed as declared, or it passed (stale)."""
+
+
+def status(entry: Divergence | None, failed: bool) -> str:
+    """The outcome of a check: ``fail`` / ``pass`` when no entry covers it, else
+    :data:`DECLARED` (it failed as declared; not a failure) or :data:`STALE` (it passed)."""
+    if entry is None:
+        return "fail" if failed else "pass"
+    return DECLARED if failed else STALE
 
 
 class DivergenceFileError(ValueError):
@@ -132,3 +148,28 @@ def stale(entries: Iterable[Divergence], outcomes: Iterable[tuple[str, bool]]) -
 def key(entry: Divergence) -> str:
     """A stable string identifying ``entry`` across processes (pattern and location)."""
     return f"{entry.pattern} @ {entry.where}"
+
+
+def load(targets: Iterable[Any]) -> Registry:
+    """The entries of every backend of ``targets`` (objects with ``backend_name`` and
+    ``backend``, as :class:`harness.discovery.Target`); DivergenceFileError on a bad file."""
+    registry = Registry()
+    seen: set[str] = set()
+    for t in targets:
+        if t.backend_name in seen:
+            continue
+        seen.add(t.backend_name)
+        source = f"{t.backend_name} known_divergences.txt"
+        registry.add(t.backend_name, parse(t.backend.known_divergences(), source))
+    return registry
+
+
+def record(entry: Divergence, subject: str, outcome: str) -> dict[str, str]:
+    """The JSON record of an entry applied to one check (``harness compare``'s reports)."""
+    return {
+        "status": outcome,
+        "subject": subject,
+        "entry": entry.pattern,
+        "where": entry.where,
+        "reason": entry.reason,
+    }

@@ -53,13 +53,37 @@ def _kv(d: dict[str, Any]) -> str:
     return _table([{"key": k, "value": v} for k, v in d.items()], ("key", "value"))
 
 
+def _run_cells(row: dict[str, Any]) -> dict[str, Any]:
+    """A summary row with its baseline and known divergence as text."""
+    b, d = row.get("baseline"), row.get("divergence")
+    return {
+        **row,
+        "baseline": f"{b['scaled_diff']:.2e} at step {b['step']} ({b['reference']} float32 "
+        "vs float64)"
+        if b
+        else "-",
+        "known divergence": f"{'declared' if d['status'] == 'xfail' else 'STALE'}: "
+        f"{d['entry']} # {d['reason']} ({d['where']})"
+        if d
+        else "-",
+    }
+
+
 def render(report: dict[str, Any], tables: str, folder: Path) -> str:
     """The page's HTML for ``report`` (a ``report.json`` document) and ``folder``'s PNGs."""
     s = report["summary"]
     ok = bool(s["ok"])
-    failed = [r for r in s["rows"] if r["verdict"] != "agrees"]
+    failed = [r for r in s["rows"] if r["verdict"] != "agrees" and not r["reference"]]
+    declared = [r for r in s["rows"] if (r.get("divergence") or {}).get("status") == "xfail"]
     verdict = (
         f"OK: every target agrees with {s['reference']}"
+        + (
+            " (declared divergences: "
+            + ", ".join(f"{r['target']} {r['mode']}" for r in declared)
+            + ")"
+            if declared
+            else ""
+        )
         if ok
         else "FAIL: " + ", ".join(f"{r['target']} {r['mode']} ({r['verdict']})" for r in failed)
     )
@@ -76,9 +100,10 @@ def render(report: dict[str, Any], tables: str, folder: Path) -> str:
     ]
     columns = (
         "target", "mode", "verdict", "final_train_loss", "final_test_acc", "steps_to_target",
-        "max_rel_diff", "first_diverging_step", "nonfinite_step", "nonfinite_in", "summary",
+        "max_rel_diff", "baseline", "first_diverging_step", "nonfinite_step", "nonfinite_in",
+        "known divergence", "summary",
     )  # fmt: skip
-    parts.append("<h2>Runs</h2>" + _table(s["rows"], columns))
+    parts.append("<h2>Runs</h2>" + _table([_run_cells(r) for r in s["rows"]], columns))
     images = []
     for name, alt in PLOTS:
         png = folder / name

@@ -80,6 +80,9 @@ class Row:
     """The known-divergence entry covering the check (pattern @ file:line), if any."""
     nodeid: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    circular: str = ""
+    """Why the check is no independent one for this target (its backend emulates the
+    capability it checks, :func:`harness.oracles.registry.circular`), or ""."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -137,6 +140,7 @@ def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] =
             "inputs": r.inputs,
             "reason": r.reason,
             "divergence": r.divergence,
+            "circular": r.circular,
         }
     return {
         "meta": meta,
@@ -164,6 +168,18 @@ def _cell(index: dict[tuple[str, str, str, str], Row], t: str, s: str, o: str) -
         SYMBOLS.get(index[(t, s, o, d)].status or "fail", "?") if (t, s, o, d) in index else NOT_RUN
         for d in DTYPES
     )
+
+
+def _circular(rows: Sequence[Row]) -> dict[tuple[str, str], str]:
+    """``(target, oracle) -> why`` for every circular check (one reason per pair)."""
+    return {(r.target, r.oracle): r.circular for r in rows if r.circular}
+
+
+def _circular_lines(rows: Sequence[Row]) -> list[str]:
+    return [
+        f"~ circular, not independent coverage: {t} {o}: {why}"
+        for (t, o), why in sorted(_circular(rows).items())
+    ]
 
 
 def _subject_order(kind: str, subjects: list[str]) -> list[str]:
@@ -206,12 +222,15 @@ def markdown(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] = (
         if not subjects:
             continue
         lines += ["", f"## {title}", ""]
-        head = [f"{t} {o}" for t in targets for o in oracles]
+        circ = _circular(rows)
+        head = [f"{t} {o}" + (" ~" if (t, o) in circ else "") for t in targets for o in oracles]
         lines.append("| " + ("op" if kind == "op" else "subject") + " | " + " | ".join(head) + " |")
         lines.append("|---|" + "---|" * len(head))
         for s in _subject_order(kind, subjects):
             cells = [_cell(index, t, s, o) for t in targets for o in oracles]
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    if _circular(rows):
+        lines += ["", *(f"{x}  " for x in _circular_lines(rows))]
     problems = [r for r in rows if r.status in ("fail", "error", "xfail", "skip-unsupported")]
     if problems:
         lines += ["", "## Failures, known divergences and unsupported checks", ""]
@@ -253,11 +272,15 @@ def terminal(rows: Sequence[Row], stale: Sequence[str] = ()) -> str:
             + " | "
             + " | ".join(t.ljust(w) for t, w in zip(targets, widths, strict=True))
         )
-        out.append(
-            " " * width
-            + " | "
-            + " | ".join("".join(a.ljust(cellw + 1) for a in abbrev).ljust(w) for w in widths)
-        )
+        circ = _circular(rows)
+        heads = [
+            "".join(
+                (a + ("~" if (t, o) in circ else "")).ljust(cellw + 1)
+                for a, o in zip(abbrev, oracles, strict=True)
+            ).ljust(w)
+            for t, w in zip(targets, widths, strict=True)
+        ]
+        out.append(" " * width + " | " + " | ".join(heads))
         for s in _subject_order(kind, subjects):
             cells = [
                 "".join(_cell(index, t, s, o).ljust(cellw + 1) for o in oracles).ljust(w)
@@ -265,6 +288,7 @@ def terminal(rows: Sequence[Row], stale: Sequence[str] = ()) -> str:
             ]
             out.append(s.ljust(width) + " | " + " | ".join(cells))
     out.append("")
+    out += _circular_lines(rows)
     for t, c in counts(rows).items():
         out.append(f"{t}: " + ", ".join(f"{c[s]} {s}" for s in STATUSES if c[s]))
     if stale:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from harness import discovery
+from harness import discovery, divergences
 from harness import workload as workload_mod
 from harness.workload import Workload
 
@@ -82,6 +82,8 @@ class Plan:
     """Every target to train, the reference first."""
     skipped: list[dict[str, str]] = field(default_factory=list)
     """Targets left out, each ``{"target", "reason"}``."""
+    divergences: divergences.Registry = field(default_factory=divergences.Registry)
+    """The known divergences of every chosen target's backend (:mod:`harness.divergences`)."""
 
 
 def build_workloads(config: CompareConfig) -> dict[str, Workload]:
@@ -189,4 +191,8 @@ def plan(config: CompareConfig) -> Plan:
             skipped.append({"target": t.name, "reason": why})
         else:
             chosen.append(t)
-    return Plan(config, workloads, reference, chosen, skipped)
+    try:
+        known = divergences.load(chosen)
+    except divergences.DivergenceFileError as e:
+        raise PlanError(str(e)) from None
+    return Plan(config, workloads, reference, chosen, skipped, known)

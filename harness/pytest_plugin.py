@@ -196,19 +196,10 @@ def _reference(config: pytest.Config) -> Target | None:
 
 
 def _registry(selection: discovery.Selection, reference: Target | None) -> divergences.Registry:
-    registry = divergences.Registry()
-    seen: set[str] = set()
-    for t in [*selection.targets, *([reference] if reference else [])]:
-        if t.backend_name in seen:
-            continue
-        seen.add(t.backend_name)
-        text = t.backend.known_divergences()
-        source = f"{t.backend_name} known_divergences.txt"
-        try:
-            registry.add(t.backend_name, divergences.parse(text, source))
-        except divergences.DivergenceFileError as e:
-            raise pytest.UsageError(str(e)) from None
-    return registry
+    try:
+        return divergences.load([*selection.targets, *([reference] if reference else [])])
+    except divergences.DivergenceFileError as e:
+        raise pytest.UsageError(str(e)) from None
 
 
 @pytest.hookimpl(trylast=True)
@@ -347,6 +338,7 @@ class Parity:
         """
         kind = oracles.get(oracle).kind
         row = report.Row(target.name, subject, oracle, dtype, kind, nodeid=self._key())
+        row.circular = oracles.registry.circular(oracle, target.backend.capabilities.emulated)
         self.request.node.stash[ROW] = row
         entry = self.state.registry.match(target.backend_name, target.name, subject, oracle, dtype)
         if entry is not None:
@@ -369,15 +361,15 @@ class Parity:
             _numbers(row, e)
             row.reason = f"{type(e).__name__}: {e}".strip()[:2000]
             if entry is not None:
-                row.status = "xfail"
+                row.status = divergences.status(entry, failed=True)
                 pytest.xfail(f"known divergence ({entry.where}): {entry.reason}")
             # A verdict (OracleFailure, TrainingFailure) is a disagreement; anything the
             # target raised is its own outcome.
             row.status = "fail" if isinstance(e, AssertionError) else "error"
             raise
         _numbers(row, result)
+        row.status = divergences.status(entry, failed=False)
         if entry is not None:
-            row.status = "stale"
             row.reason = f"known divergence {entry.where} no longer fails"
             warnings.warn(
                 f"stale known divergence {entry.pattern!r} ({entry.where}): "
@@ -385,8 +377,6 @@ class Parity:
                 StaleDivergenceWarning,
                 stacklevel=2,
             )
-        else:
-            row.status = "pass"
         return result
 
     def op(self, oracle: str, target: Target, op: str, dtype: str) -> oracles.Observed:

@@ -70,6 +70,8 @@ def row(run: Run) -> dict[str, Any]:
         "first_diverging_step": v.first_diverging_step if v is not None else None,
         "nonfinite_step": v.nonfinite_step if v is not None else None,
         "nonfinite_in": v.nonfinite_in if v is not None else None,
+        "baseline": v.baseline if v is not None else None,
+        "divergence": run.divergence,
         "summary": run.error or (v.summary() if v is not None else ""),
     }
 
@@ -134,6 +136,7 @@ def _run_record(c: Comparison, run: Run) -> dict[str, Any]:
         "epochs_to_target": run.epoch_to_target,
         "seconds_to_target": run.seconds_to_target,
         "comparison": run.verdict.to_dict() if run.verdict is not None else None,
+        "divergence": run.divergence,
         "timings": {"wall_s": run.wall_s},
         "history": None,
         "meta": {},

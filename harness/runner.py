@@ -3,7 +3,13 @@
 This is the one place the CLI drives training. :func:`harness.plan.plan` validates
 everything (workload values, targets, reference) before anything runs; :func:`execute`
 trains the reference target first, then every other target, in every mode, and compares
-each run with the reference run of the same mode through :func:`harness.trajectory.compare`.
+each run through :func:`harness.trajectory.compare` with the reference's run of the same
+mode in float64 (the one reference rule, :func:`harness.trajectory.reference_dtype`; the
+reference also trains in the other dtype for that and for the baseline, the reference's own
+float32 vs float64 difference that every verdict carries). A run the target's
+``known_divergences.txt`` declares (oracle ``trajectory``, the workload named by
+:func:`harness.subjects.case_id`) is reported as declared and does not fail; a declared one
+that agrees is stale (:mod:`harness.divergences`).
 
 Definitions recorded in ``report.json`` (see ``results/README.md``):
 
@@ -32,17 +38,17 @@ import time
 import traceback
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
-from harness import discovery, interrupt
+from harness import discovery, divergences, interrupt, subjects
 from harness.contract import History, Unsupported
-from harness.plan import MODE_LABELS, Plan
+from harness.plan import MODE_LABELS, Plan, build_workloads
 from harness.progress import NullProgress, Progress
-from harness.trajectory import Verdict, compare
+from harness.trajectory import Verdict, compare, reference_dtype
 from harness.workload import Workload
 
 TARGET_FACTOR = 1.1
@@ -77,6 +83,28 @@ class Run:
     epoch_to_target: int | None = None
     runtime_warnings: list[str] = field(default_factory=list)
     """Distinct RuntimeWarning messages raised while training (overflow, invalid value...)."""
+    divergence: dict[str, str] | None = None
+    """The known-divergence entry covering this run's trajectory check
+    (:func:`harness.divergences.record`: ``status`` ``xfail`` (declared) or ``stale``)."""
+
+    @property
+    def declared(self) -> bool:
+        """The run diverges as its backend's known divergences declare (not a failure)."""
+        return self.divergence is not None and self.divergence["status"] == divergences.DECLARED
+
+    @property
+    def stale(self) -> bool:
+        """A known divergence declares this run divergent, but it agrees."""
+        return self.divergence is not None and self.divergence["status"] == divergences.STALE
+
+    @property
+    def label(self) -> str:
+        """:attr:`outcome`, with ``(declared)`` or ``(stale declaration)`` after it."""
+        if self.declared:
+            return f"{self.outcome} (declared)"
+        if self.stale:
+            return f"{self.outcome} (stale declaration)"
+        return self.outcome
 
     @property
     def key(self) -> str:
@@ -103,7 +131,11 @@ class Run:
             # The contract reports unsupported work as skipped; without a reference run,
             # though, nothing can be compared at all.
             return self.is_reference
-        return self.outcome != "agrees"
+        if self.is_reference and self.status == "ok" and self.outcome == "diverges":
+            # The reference's run against its own float64 run is the baseline, not a verdict
+            # on a target; only a non-finite reference leaves nothing to judge by.
+            return False
+        return self.outcome != "agrees" and not self.declared
 
 
 def steady_elapsed(epoch_s: np.ndarray) -> np.ndarray:
@@ -283,25 +315,56 @@ def execute(p: Plan, progress: Progress | None = None) -> Comparison:
     """Train every target of ``p`` in every mode and compare each with the reference."""
     progress = progress or NullProgress()
     started = datetime.now(timezone.utc)
+    dtype = p.config.dtype
+    ref_dtypes = p.reference.backend.capabilities.dtypes
+    others = [d for d in ("float32", "float64") if d != dtype and d in ref_dtypes]
+    extra_workloads = {d: build_workloads(replace(p.config, dtype=d)) for d in others}
     order = [(t, mode) for t in p.targets for mode in p.workloads]
     for t, mode in order:
         label = f"{t.name} {MODE_LABELS[mode]}"
         progress.add(f"{t.name}/{mode}", label, p.workloads[mode].epochs)
+    for d, wls in extra_workloads.items():
+        for mode, wl in wls.items():
+            name = p.reference.name
+            progress.add(f"{name}/{mode}/{d}", f"{name} {MODE_LABELS[mode]} {d}", wl.epochs)
     runs: list[Run] = []
-    refs: dict[str, Run] = {}
+    # The reference's runs by (mode, dtype): its own dtype first, then the others.
+    refs: dict[tuple[str, str], History | None] = {}
+    subject = {
+        mode: subjects.case_id(
+            p.config.dataset, p.config.model, p.config.optimizer, mode,
+            subjects.config_options(p.config),
+        )
+        for mode in p.workloads
+    }  # fmt: skip
+    truth_dtype = reference_dtype(ref_dtypes, dtype)
     for t, mode in order:
         key = f"{t.name}/{mode}"
         is_ref = t.name == p.reference.name
         interrupt.check()
         run = train_one(t, p.workloads[mode], is_reference=is_ref, progress=progress, key=key)
         if is_ref:
-            refs[mode] = run
-        ref = refs.get(mode)
-        if run.history is not None and ref is not None and ref.history is not None:
-            run.verdict = compare(ref.history, run.history, p.config.dtype)
-        progress.finish(key, run.outcome if not is_ref else f"reference ({run.outcome})")
+            refs[mode, dtype] = run.history
+            for d, wls in extra_workloads.items():
+                extra = train_one(t, wls[mode], is_reference=True, progress=progress,
+                                  key=f"{key}/{d}")  # fmt: skip
+                progress.finish(f"{key}/{d}", f"reference {d} ({extra.status})")
+                refs[mode, d] = extra.history
+        truth, truth_d = refs.get((mode, truth_dtype)), truth_dtype
+        if truth is None:  # the reference's float64 run failed: its own dtype's, as before
+            truth, truth_d = refs.get((mode, dtype)), dtype
+        if run.history is not None and truth is not None:
+            f32, f64 = refs.get((mode, "float32")), refs.get((mode, "float64"))
+            base = (p.reference.name, f64, f32) if f32 is not None and f64 is not None else None
+            run.verdict = compare(truth, run.history, dtype, reference_dtype=truth_d, base=base)
+            entry = p.divergences.match(t.backend_name, t.name, subject[mode], "trajectory", dtype)
+            if entry is not None and not is_ref:
+                outcome = divergences.status(entry, failed=run.outcome != "agrees")
+                run.divergence = divergences.record(entry, subject[mode], outcome)
+        progress.finish(key, run.label if not is_ref else f"reference ({run.outcome})")
         runs.append(run)
-    goal = target_loss(list(refs.values()))
+    ref_runs = [r for r in runs if r.is_reference]
+    goal = target_loss(ref_runs)
     if goal is not None:
         for r in runs:
             _reached(r, goal, p.workloads[r.mode].steps_per_epoch)

@@ -32,6 +32,21 @@ after agreeing up to it -- training blew up the same way in both, which says not
 about the target). A run that leaves the tolerance at a finite step before that
 ``diverges``.
 
+**One reference rule.** Every trajectory verdict (``harness compare``, ``harness check``, the
+training suites) compares the run with the reference backend's **float64** run of the same
+workload (same data, initial parameters and batch order; a float32 run's inputs are the
+float64 ones rounded), whatever the run's own dtype; only a reference without float64 is
+used in the run's dtype (:func:`reference_dtype`). Why float64: it is the closest thing to
+the exact trajectory the harness has, so a float32 run's difference is its own rounding and
+nothing else -- against the reference's float32 run it would be the sum of two backends'
+rounding, and the same divergence would read differently depending on how the reference
+rounds. The float32 tolerance above was measured for exactly this comparison.
+
+**The baseline.** Beside every verdict stands the reference backend's *own* float32 run
+against its float64 run on the same case, read at the same step (:class:`Baseline`): how
+far float32 rounding alone takes a correct backend there. A target whose difference is of
+that size is rounding; one far above it is a bug, whatever the tolerance says.
+
 A data-parallel run also ``diverges`` when its ranks' parameters stop being identical
 (:func:`harness.parallel.find_desync`, recorded as :attr:`Verdict.desync` with the rank, the
 step and the parameter), even while rank 0's losses agree.
@@ -76,6 +91,49 @@ TOLERANCES: dict[str, TrajectoryTolerance] = {
 }
 
 
+def reference_dtype(reference_dtypes: tuple[str, ...] | list[str], dtype: str) -> str:
+    """The dtype of the reference run a ``dtype`` run is compared with: float64 where the
+    reference backend computes it, else ``dtype`` (module docstring, *One reference rule*)."""
+    return "float64" if "float64" in reference_dtypes else dtype
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The reference backend's own float32 run against its float64 run, on the same case."""
+
+    reference: str
+    """The reference target."""
+    step: int
+    """The step it is read at: the verdict's first diverging step, else its worst step."""
+    scaled_diff: float
+    """The reference float32 run's scaled difference (module docstring) at :attr:`step`."""
+    max_scaled_diff: float
+    """Its largest scaled difference over the run."""
+    worst_step: int
+
+    def text(self) -> str:
+        """``torch:cpu float32 vs float64 on this case: 2.9e-06 at step 108 (...)``."""
+        return (
+            f"{self.reference} float32 vs float64 on this case: {self.scaled_diff:.2e} at step "
+            f"{self.step} (its largest {self.max_scaled_diff:.2e} at step {self.worst_step})"
+        )
+
+
+def baseline(
+    reference: str, ref64: History, ref32: History, dtype: str, step: int
+) -> Baseline | None:
+    """The :class:`Baseline` at ``step``, scaled as a ``dtype`` verdict's differences are.
+
+    None when the reference's float32 run has no such step or is not finite there.
+    """
+    rel = scaled_differences(np.asarray(ref64.step_loss), np.asarray(ref32.step_loss), dtype)
+    if not rel.size or step >= rel.size or not np.isfinite(rel[step]):
+        return None
+    finite = np.where(np.isfinite(rel), rel, -np.inf)
+    worst = int(np.argmax(finite))
+    return Baseline(reference, step, float(rel[step]), float(finite[worst]), worst)
+
+
 def param_names(n_params: int) -> list[str]:
     """``linear0.weight, linear0.bias, linear1.weight, ...`` for ``[W1, b1, W2, b2, ...]``."""
     return [f"linear{i // 2}.{'weight' if i % 2 == 0 else 'bias'}" for i in range(n_params)]
@@ -107,6 +165,15 @@ class Verdict:
     desync: dict[str, Any] | None = None
     """Data-parallel runs: the first rank, step and parameter that left rank 0's
     (:class:`harness.parallel.Desync`); the run then diverges, whatever its losses."""
+    reference_dtype: str = ""
+    """The dtype of the reference run compared with (:func:`reference_dtype`)."""
+    baseline: dict[str, Any] | None = None
+    """:class:`Baseline` as a dict: the reference's own float32 vs float64 difference at the
+    verdict's step; None when the reference has no run in both dtypes."""
+
+    def baseline_text(self) -> str:
+        """The baseline's line (:meth:`Baseline.text`), or "" without one."""
+        return Baseline(**self.baseline).text() if self.baseline else ""
 
     @property
     def nonfinite_in(self) -> str | None:
@@ -138,7 +205,13 @@ class Verdict:
         return {**asdict(self), "nonfinite_in": self.nonfinite_in, "outcome": self.outcome}
 
     def summary(self) -> str:
-        """One human line: agrees, or where and how it diverged or became non-finite."""
+        """One human line: agrees, or where and how it diverged or became non-finite; the
+        baseline (the reference's own float32 vs float64 difference) in brackets."""
+        base = self.baseline_text()
+        return self.headline() + (f" [baseline: {base}]" if base else "")
+
+    def headline(self) -> str:
+        """:meth:`summary` without the baseline."""
         if self.agrees:
             return (
                 f"agrees over {self.steps} steps (largest scaled difference "
@@ -160,8 +233,35 @@ class Verdict:
         )
 
 
-def compare(reference: History, other: History, dtype: str) -> Verdict:
-    """Compare ``other``'s per-step losses and final parameters with ``reference``'s."""
+def compare(
+    reference: History,
+    other: History,
+    dtype: str,
+    *,
+    reference_dtype: str = "",
+    base: tuple[str, History, History] | None = None,
+) -> Verdict:
+    """Compare ``other``'s per-step losses and final parameters with ``reference``'s.
+
+    ``reference_dtype`` is recorded (default ``dtype``). ``base`` is ``(reference target,
+    its float64 run, its float32 run)``: the verdict then carries the :class:`Baseline` at
+    its first diverging step (else its worst step), and whether the reference became
+    non-finite too is read on the reference's run in ``dtype``.
+    """
+    v = _compare(reference, other, dtype)
+    v.reference_dtype = reference_dtype or dtype
+    if base is not None and v.steps:
+        # Whether the reference blew up too is read on its run in this run's dtype: float32
+        # overflows where float64 does not, which says nothing about the target.
+        peer = np.asarray((base[2] if dtype == "float32" else base[1]).step_loss, np.float64)
+        v.reference_nonfinite_step = _first_nonfinite(peer[: v.steps])
+        step = v.first_diverging_step if v.first_diverging_step is not None else v.worst_step
+        b = baseline(base[0], base[1], base[2], dtype, min(step, v.steps - 1))
+        v.baseline = asdict(b) if b is not None else None
+    return v
+
+
+def _compare(reference: History, other: History, dtype: str) -> Verdict:
     tol = TOLERANCES[dtype]
     ref = np.asarray(reference.step_loss, dtype=np.float64)
     got = np.asarray(other.step_loss, dtype=np.float64)

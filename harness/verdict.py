@@ -8,6 +8,10 @@ never make a target green. A row *exercised* the target when its status is ``pas
 
 Outcomes, most severe first (the overall verdict is the most severe of the targets'):
 
+A circular check (its oracle compares a capability the backend declares emulated with
+itself, :func:`harness.oracles.registry.circular`) is listed apart and is not counted as
+coverage of its op or oracle, unless it fails.
+
 ``FAIL`` (exit 1)
     a check failed (``fail``: a disagreement; ``error``: the target raised), or pytest
     failed with no failing check recorded (a machinery test, a collection error).
@@ -134,6 +138,9 @@ class TargetVerdict:
     """None when training was not part of the run."""
     failures: list[str]
     """``target op oracle dtype (status)`` of every failing check."""
+    circular: list[str] = field(default_factory=list)
+    """``oracle (why)`` of every oracle that ran circularly (an emulated capability checked
+    against itself): not counted among the oracles run."""
 
     @property
     def exit_code(self) -> int:
@@ -151,6 +158,7 @@ class TargetVerdict:
             "oracles": self.oracles.to_dict(),
             "training": self.training.to_dict() if self.training is not None else None,
             "failures": self.failures,
+            "circular": self.circular,
         }
 
     def lines(self) -> list[str]:
@@ -160,6 +168,7 @@ class TargetVerdict:
         out = [f"{self.target}: {self.outcome}{why}"]
         out.append(f"  ops       {self.ops.line(f'of {total} ops')}")
         out.append(f"  oracles   {self.oracles.line('oracles')}")
+        out += [f"  circular  {c}: not independent coverage" for c in self.circular]
         if self.training is not None:
             out.append(f"  training  {self.training.line('training cases', None)}")
         out += [f"  failing   {f}" for f in self.failures]
@@ -210,7 +219,7 @@ def rows_of(report: Mapping[str, Any] | None) -> list[Row]:
                 for dtype, cell in dtypes.items():
                     rows.append(
                         Row(target, subject, oracle, dtype, cell.get("kind", "op"),
-                            status=cell.get("status"))
+                            status=cell.get("status"), circular=cell.get("circular", ""))
                     )  # fmt: skip
     return rows
 
@@ -225,8 +234,12 @@ def judge_target(
 ) -> TargetVerdict:
     """The verdict of one target from its rows (see the module docstring for the rule)."""
     mine = [r for r in rows if r.target == target]
-    op_rows = [r for r in mine if r.kind == "op"]
-    ops, oracle_tally = _tally(op_rows, "subject"), _tally(mine, "oracle")
+    # A circular check (an emulated capability checked against itself) is no independent
+    # coverage: it counts only when it fails.
+    counted = [r for r in mine if not r.circular or r.status in FAILED]
+    op_rows = [r for r in counted if r.kind == "op"]
+    ops, oracle_tally = _tally(op_rows, "subject"), _tally(counted, "oracle")
+    circular = sorted({f"{r.oracle} ({r.circular})" for r in mine if r.circular})
     order = {name: i for i, name in enumerate(catalog.CATALOG)}
     known = registry.names()
     for names in (ops.run, ops.unsupported, ops.failed):
@@ -256,7 +269,7 @@ def judge_target(
         reasons.append(f"{len(ops.run)} ops exercised, --min-ops asks for {min_ops}")
     else:
         outcome = PASS
-    return TargetVerdict(target, outcome, reasons, ops, oracle_tally, training, failures)
+    return TargetVerdict(target, outcome, reasons, ops, oracle_tally, training, failures, circular)
 
 
 def judge(

@@ -19,6 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_targets_argument(p, "to list", "every target")
 
 
+def _flag(row: dict[str, object], capability: str) -> str:
+    """``yes``, ``no`` or ``emulated`` (declared through another capability)."""
+    if not row[capability]:
+        return "no"
+    return "emulated" if capability in row.get("emulated", ()) else "yes"  # type: ignore[operator]
+
+
 def format_table(rows: list[dict[str, object]]) -> str:
     """A plain aligned text table of ``describe()`` rows."""
     head = ["target", "available", "version", "dtypes", "ops", "jvp", "2nd", "train", "ranks"]
@@ -29,8 +36,8 @@ def format_table(rows: list[dict[str, object]]) -> str:
             str(r["version"]),
             ",".join(r["dtypes"]),  # type: ignore[arg-type]
             f"{r['ops']}/{r['ops_total']}",
-            "yes" if r["jvp"] else "no",
-            "yes" if r["second_order"] else "no",
+            _flag(r, "jvp"),
+            _flag(r, "second_order"),
             "yes" if r["training"] else "no",
             str(r.get("world_size") or "-"),
         ]

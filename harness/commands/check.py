@@ -139,6 +139,7 @@ def _run(args: argparse.Namespace, requested: int | None, pinned: int) -> int:
             ],
             echo=echo,
             cache_dir=parity.cache_folder(Path(args.out)),
+            shown_as=final / "parity",
         )
         par.out_dir = final / "parity"
         interrupt.check()
@@ -227,8 +228,15 @@ def _print(
         for r in comp.runs:
             if r.is_reference and r.target not in doc["targets"]:
                 continue
-            status = "FAIL" if r.failed else "PASS"
+            status = "FAIL" if r.failed else "DECLARED" if r.declared else "PASS"
             why = r.error or (r.verdict.summary() if r.verdict is not None else r.outcome)
+            if r.divergence is not None:
+                d = r.divergence
+                why += (
+                    f" (known divergence {d['where']}: {d['reason']})"
+                    if r.declared
+                    else f" (stale known divergence {d['entry']!r} ({d['where']}): delete it)"
+                )
             print(f"  workload  {status}: {r.target} {mode_label(r.mode)}: {why}")
     for t, why in ((doc["workload"] or {}).get("skipped") or {}).items():
         print(f"  workload  SKIP: {t} {why}")

@@ -369,6 +369,7 @@ def format_tables(c: runner.Comparison) -> str:
         "steps to target",
         "max |dloss|",
         "max scaled",
+        "baseline",
         "first div. step",
         "verdict",
     ]
@@ -376,19 +377,23 @@ def format_tables(c: runner.Comparison) -> str:
         w = c.plan.workloads[mode]
         lines.append(
             f"{mode_label(mode)}: {w.steps_per_epoch} step(s)/epoch x {w.epochs} epochs, "
-            f"reference {c.plan.reference.name}, target loss {_fmt(c.target_loss)}"
+            f"reference {c.plan.reference.name} ({_truth_dtype(c, mode)}), "
+            f"target loss {_fmt(c.target_loss)}"
         )
         lines.append(
             f"tolerance ({c.plan.config.dtype}): step k agrees when |dloss| / "
-            f"max(|ref_k|, {tol.floor:g} |ref_0|) <= {tol.rtol0:g} (k+1)^{tol.growth:g}"
+            f"max(|ref_k|, {tol.floor:g} |ref_0|) <= {tol.rtol0:g} (k+1)^{tol.growth:g}; "
+            f"baseline: {c.plan.reference.name}'s own float32 vs float64 scaled difference at "
+            "the row's first diverging (else worst) step"
         )
         body = []
         for r in (r for r in c.runs if r.mode == mode):
             row = report.row(r)
             first = row["first_diverging_step"]
-            verdict = row["verdict"]
-            if r.is_reference and verdict == "agrees":
-                verdict = "reference"
+            verdict = r.label
+            if r.is_reference:
+                verdict = "reference" if verdict == "agrees" else f"reference ({verdict})"
+            base = r.verdict.baseline if r.verdict is not None else None
             body.append(
                 [
                     r.target + (" (ref)" if r.is_reference else ""),
@@ -398,6 +403,7 @@ def format_tables(c: runner.Comparison) -> str:
                     _fmt(row["steps_to_target"], "d"),
                     _fmt(row["max_abs_diff"], ".2e"),
                     _fmt(row["max_rel_diff"], ".2e"),
+                    f"{base['scaled_diff']:.2e} @{base['step']}" if base else "-",
                     "none" if first is None and r.verdict is not None else _fmt(first, "d"),
                     verdict,
                 ]
@@ -412,6 +418,20 @@ def format_tables(c: runner.Comparison) -> str:
             if r.is_reference and blew is not None:
                 why = f"the reference itself became non-finite at step {blew}"
             lines.append(f"  {r.target}: {why}")
+        for r in (r for r in c.runs if r.mode == mode):
+            d = r.divergence
+            if d is None:
+                continue
+            if r.declared:
+                lines.append(
+                    f"  {r.target}: declared divergence ({d['where']}: {d['reason']}): "
+                    f"{r.verdict.summary() if r.verdict is not None else r.outcome}"
+                )
+            else:
+                lines.append(
+                    f"  {r.target}: stale known divergence {d['entry']!r} ({d['where']}): "
+                    f"{d['subject']} trajectory {c.plan.config.dtype} agrees; delete the line"
+                )
         lines.append("")
     unjudged = report.unjudged_message(c)
     if unjudged:
@@ -426,6 +446,12 @@ def format_tables(c: runner.Comparison) -> str:
         if c.versus():
             lines.append("")
     return "\n".join(lines)
+
+
+def _truth_dtype(c: runner.Comparison, mode: str) -> str:
+    """The dtype of the reference run the mode's verdicts compared with."""
+    v = next((r.verdict for r in c.runs if r.mode == mode and r.verdict is not None), None)
+    return v.reference_dtype if v is not None else c.plan.config.dtype
 
 
 def _versus_line(v: dict[str, Any]) -> str:
@@ -497,6 +523,10 @@ def print_result(
     for s in c.plan.skipped:
         print(f"skipped {s['target']}: {s['reason']}")
     failed = [r for r in c.runs if r.failed]
+    declared = [r for r in c.runs if r.declared]
+    if declared:
+        names = ", ".join(f"{r.target} {mode_label(r.mode)}" for r in declared)
+        print(f"declared divergences (not failing): {names}")
     if failed:
         names = ", ".join(f"{r.target} {mode_label(r.mode)} ({r.outcome})" for r in failed)
         print(f"FAIL: {names}")

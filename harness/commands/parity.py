@@ -204,9 +204,14 @@ def run_suite(
     extra: list[str],
     echo: TextIO,
     cache_dir: Path | None = None,
+    shown_as: Path | None = None,
 ) -> SuiteResult:
     """Run ``suites/<suite>`` (or several suite folders, in one pytest) through pytest in a
     subprocess, echoing its output to ``echo``.
+
+    ``shown_as`` is where ``parity_out`` will be once its staged run folder is renamed into
+    place: the echoed output and the recorded command name that path, never the staging
+    folder that is gone when the command ends.
 
     pytest's cache (what ``--lf`` / ``--ff`` read) goes to ``cache_dir``, a folder of ours
     (:func:`cache_folder`), never a ``.pytest_cache`` in the user's working folder; without
@@ -237,6 +242,8 @@ def run_suite(
 
     def on_line(line: str) -> None:
         nonlocal last_lines, shown
+        if shown_as is not None:
+            line = line.replace(str(parity_out), str(shown_as))
         echo.write(line)
         echo.flush()
         last_lines = [*last_lines[-19:], line]
@@ -254,7 +261,15 @@ def run_suite(
     cov = parity_out / "coverage.md"
     return SuiteResult(
         suite=",".join(names),
-        command=["python", "-m", "pytest", *cmd[3:]],
+        command=[
+            "python",
+            "-m",
+            "pytest",
+            *(
+                str(shown_as) if shown_as is not None and c == str(parity_out) else c
+                for c in cmd[3:]
+            ),
+        ],
         returncode=rc,
         counts=counts,
         report=rep,
@@ -376,6 +391,7 @@ def run(args: argparse.Namespace) -> int:
                 extra=pytest_extra(args),
                 echo=echo,
                 cache_dir=cache_folder(Path(args.out)),
+                shown_as=final,
             )
             if res.report is None and res.returncode in START_FAILURES:
                 raise _NotStarted

@@ -10,7 +10,7 @@ directions).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -247,8 +247,27 @@ def _describe_inputs(ctx: Context) -> str:
     return "\n".join(out)
 
 
-def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: float) -> str:
-    """The message of an :class:`OracleFailure`."""
+SnippetHook = Callable[[np.ndarray, float, float], "str | None"]
+"""Renders a failure as a standalone snippet in the target's framework from the expected
+value and the tolerance (:meth:`harness.contract.Backend.snippet`)."""
+
+
+def _render_snippet(
+    hook: SnippetHook | None, expected: np.ndarray, rtol: float, atol: float
+) -> str:
+    if hook is None:
+        return ""
+    try:
+        return hook(expected, rtol, atol) or ""
+    except Exception as e:  # a broken hook must not hide the failure it reports
+        return f"# the backend's snippet hook raised {type(e).__name__}: {e}"
+
+
+def failure_report(
+    ctx: Context, what: str, ag: Agreement, rtol: float, atol: float, snippet: str = ""
+) -> str:
+    """The message of an :class:`OracleFailure`; ``snippet`` (the backend's standalone
+    snippet, :meth:`harness.contract.Backend.snippet`) is printed beside the reproducer."""
     lines = disagreement_lines(ctx.title, what, ag, rtol, atol)
     if ctx.inputs:
         lines.append("inputs:")
@@ -258,6 +277,9 @@ def failure_report(ctx: Context, what: str, ag: Agreement, rtol: float, atol: fl
     lines.append(f"seed (cotangents, directions): {ctx.seed}")
     lines.append("reproducer:")
     lines.append(reproducer(ctx))
+    if snippet:
+        lines.append("standalone snippet (the target's own framework, without the harness):")
+        lines.append(snippet)
     return "\n".join(lines)
 
 
@@ -300,8 +322,12 @@ def assert_agree(
     ctx: Context,
     what: str = "value",
     dtype: str | None = None,
+    snippet: SnippetHook | None = None,
 ) -> Agreement:
-    """Compare shape, dtype (when ``dtype`` is given) and values; raise OracleFailure if not."""
+    """Compare shape, dtype (when ``dtype`` is given) and values; raise OracleFailure if not.
+
+    ``snippet`` renders the failure in the target's framework (printed beside the reproducer).
+    """
     actual = np.asarray(actual)
     expected = np.asarray(expected)
     if actual.shape != expected.shape:
@@ -322,7 +348,8 @@ def assert_agree(
         )
     ag = compare_arrays(actual, expected, rtol=rtol, atol=atol)
     if not ag.passed:
-        raise OracleFailure(failure_report(ctx, f"{what} disagrees", ag, rtol, atol), ag)
+        text = _render_snippet(snippet, expected, rtol, atol)
+        raise OracleFailure(failure_report(ctx, f"{what} disagrees", ag, rtol, atol, text), ag)
     return ag
 
 

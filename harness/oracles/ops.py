@@ -307,8 +307,28 @@ def forward(call: Call) -> Agreement:
     out = backend.to_numpy(fn(*(backend.asarray(x, target.device) for x in call.inputs)))
     rtol, atol = call.tolerance()
     return assert_agree(
-        out, expected, rtol=rtol, atol=atol, ctx=call.ctx, what="value", dtype=dtype
-    )
+        out, expected, rtol=rtol, atol=atol, ctx=call.ctx, what="value", dtype=dtype,
+        snippet=_snippet(call, "value"),
+    )  # fmt: skip
+
+
+def _snippet(
+    call: Call, what: str, argnum: int | None = None, cotangent: np.ndarray | None = None
+) -> Callable[[np.ndarray, float, float], str | None]:
+    """The hook rendering this check's failure through the target's ``snippet`` method."""
+
+    def render(expected: np.ndarray, rtol: float, atol: float) -> str | None:
+        from harness.snippets import SnippetRequest
+
+        target = call.target
+        request = SnippetRequest(
+            call.ctx.title, call.op, target.backend.ops()[call.op], tuple(call.inputs),
+            target.device, what, np.asarray(expected), rtol, atol, tuple(call.argnums),
+            argnum, cotangent,
+        )  # fmt: skip
+        return target.backend.snippet(request)
+
+    return render
 
 
 def _reference_dtype(reference: Target, dtype: str) -> str:
@@ -341,6 +361,7 @@ def _against_reference(call: Call, what: str) -> Agreement:
                 ctx=call.ctx,
                 what=f"{what} of argument {i} (against {reference.name} in {ref_dtype})",
                 dtype=dtype,
+                snippet=_snippet(call, "vjp", i, v),
             )
         )
     return Agreement.worst(results)

@@ -8,7 +8,7 @@ Adding an oracle is one :class:`Oracle` entry here (and a test that calls it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -49,6 +49,9 @@ class Oracle:
     applies_to: Callable[[Any], bool]
     abbrev: str
     check: Callable[..., Any]
+    circular_if_emulated: Mapping[str, str] = field(default_factory=dict)
+    """Emulated capability -> why this oracle is then no independent check
+    (:attr:`harness.contract.Capabilities.emulated`)."""
 
     def subjects(self) -> list[str]:
         """The names of the subjects (ops, model cases, training cases) it applies to."""
@@ -63,15 +66,28 @@ class Oracle:
         return [c.id for c in training.TRAINING_CASES if self.applies_to(c)]
 
 
-def _op(check: ops.OpOracle, abbrev: str, applies_to: Callable[[Any], bool]) -> Oracle:
-    return Oracle(check.name, "op", check.capability, applies_to, abbrev, check)
+def _op(
+    check: ops.OpOracle,
+    abbrev: str,
+    applies_to: Callable[[Any], bool],
+    circular: Mapping[str, str] | None = None,
+) -> Oracle:
+    return Oracle(
+        check.name, "op", check.capability, applies_to, abbrev, check,
+        MappingProxyType(dict(circular or {})),
+    )  # fmt: skip
 
+
+JVP_CIRCULAR = {
+    "jvp": "jvp is emulated through the VJP: <JVP(u), v> = <u, VJP(v)> then compares the VJP "
+    "with itself"
+}
 
 _ALL: tuple[Oracle, ...] = (
     _op(ops.forward, "fw", _every),
     _op(ops.vjp_reference, "vjp", _differentiable),
     _op(ops.finite_differences, "fd", _differentiable),
-    _op(ops.jvp_vjp, "jvp", _differentiable),
+    _op(ops.jvp_vjp, "jvp", _differentiable, JVP_CIRCULAR),
     _op(ops.second_order, "2nd", lambda o: bool(o.second_order and o.diff_argnums)),
     _op(ops.broadcast_reduction, "bc", lambda o: bool(o.shapes == "broadcast" and o.diff_argnums)),
     _op(ops.kink_convention, "kink", covering.kink_points),
@@ -100,6 +116,12 @@ def get(name: str, kind: str | None = None) -> Oracle:
 def names(kind: str | None = None) -> list[str]:
     """The oracles' names (of ``kind`` when given), in report order."""
     return [o.name for o in _ALL if kind is None or o.kind == kind]
+
+
+def circular(oracle: str, emulated: tuple[str, ...] | list[str]) -> str:
+    """Why ``oracle`` is circular for a target that emulates ``emulated``, or ""."""
+    why = REGISTRY[oracle].circular_if_emulated if oracle in REGISTRY else {}
+    return "; ".join(why[c] for c in emulated if c in why)
 
 
 def ops_for(oracle: str) -> list[str]:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.contract import History, Unsupported
 from harness.oracles.agreement import ComputationError, NotApplicable, raised
-from harness.trajectory import Verdict, compare
+from harness.subjects import case_id
+from harness.trajectory import Verdict, compare, reference_dtype
 
 if TYPE_CHECKING:
     from harness.discovery import Target
@@ -30,9 +31,9 @@ class TrainingCase:
 
     @property
     def id(self) -> str:
-        """``dataset-model-optimizer-mode``, then each option as ``name`` + value."""
-        opts = "".join(f"-{k}{_option_text(v)}" for k, v in self.options)
-        return f"{self.dataset}-{self.model}-{self.optimizer}-{self.mode}{opts}"
+        """``dataset-model-optimizer-mode``, then each option as ``name`` + value
+        (:func:`harness.subjects.case_id`, the name ``harness compare`` gives it too)."""
+        return case_id(self.dataset, self.model, self.optimizer, self.mode, self.options)
 
     @property
     def threshold(self) -> float:
@@ -47,16 +48,6 @@ class TrainingCase:
             self.dataset, self.model, self.optimizer, mode=self.mode, epochs=self.epochs,
             dtype=dtype, seed=0, **dict(self.options),
         )  # fmt: skip
-
-
-def _option_text(v: Any) -> str:
-    if isinstance(v, bool):
-        return "" if v else "False"
-    if isinstance(v, tuple):
-        return ",".join(f"{x:g}" for x in v)
-    if isinstance(v, str):
-        return f"={v}"
-    return f"{v:g}"
 
 
 ACCURACY = {"breast_cancer": 0.95, "digits": 0.93}
@@ -217,20 +208,24 @@ def trajectory(
 ) -> Verdict:
     """Every step's loss against the reference target's float64 run of the same workload.
 
-    The reference runs in float64 whatever ``dtype`` is (same data, initial parameters and
-    batch order; the float32 run's inputs are the float64 ones rounded): a float32 target is
-    held to float64 truth with :data:`harness.trajectory.TOLERANCES` ``["float32"]``, whose
-    margin was measured for exactly this comparison. Raises TrainingFailure naming the first
-    diverging step (epoch and step in it) and the parameter tensor that drifted most.
+    The one reference rule of :mod:`harness.trajectory` (:func:`reference_dtype`): float64
+    whatever ``dtype`` is, where the reference has it. The verdict carries the baseline (the
+    reference's own float32 run against its float64 run at the same step) where the
+    reference trains both. Raises TrainingFailure naming the first diverging step (epoch and
+    step in it), the baseline, and the parameter tensor that drifted most.
     """
     if reference is None:
         raise NotApplicable("no reference target (no backend declares reference_priority)")
-    ref_dtype = "float64" if "float64" in reference.backend.capabilities.dtypes else dtype
+    ref_dtypes = reference.backend.capabilities.dtypes
+    ref_dtype = reference_dtype(ref_dtypes, dtype)
     if reference.name == target.name and ref_dtype == dtype:
         raise NotApplicable(f"{target.name} is the reference: its {dtype} run is the baseline")
     got = runs.get(target, case, dtype)
     ref = runs.get(reference, case, ref_dtype)
-    verdict = compare(ref, got, dtype)
+    base = None
+    if ref_dtype == "float64" and "float32" in ref_dtypes:
+        base = (reference.name, ref, runs.get(reference, case, "float32"))
+    verdict = compare(ref, got, dtype, reference_dtype=ref_dtype, base=base)
     if verdict.agrees:
         return verdict
     # A different batch schedule (a dropped or extra partial batch) comes first: every later
@@ -240,8 +235,9 @@ def trajectory(
         f"{target.name}  {case.id}  trajectory  {dtype}: diverges from {reference.name} "
         f"({ref_dtype})",
         *layout,
-        f"  {verdict.summary()}",
+        f"  {verdict.headline()}",
         "  first diverging step: " + _step_label(verdict.first_diverging_step, per_got, per_ref),
+        "  baseline: " + (verdict.baseline_text() or "none (the reference trains one dtype)"),
     ]
     lines.append(
         "  parameter drift: " + ", ".join(f"{k} {v:.2e}" for k, v in verdict.param_drift.items())

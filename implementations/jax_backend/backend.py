@@ -223,6 +223,11 @@ class JaxBackend(Backend):
 
         return {name: _scoped(fn) for name, fn in build_ops().items()}
 
+    def snippet(self, request: Any) -> str | None:
+        from harness.implementations.jax_backend.snippet import render
+
+        return render(request)
+
     def ops(self) -> Mapping[str, OpFn]:
         return self._ops
 

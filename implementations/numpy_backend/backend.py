@@ -69,6 +69,17 @@ class NumpyBackend(Backend):
 
         return build_ops()
 
+    def snippet(self, request: Any) -> str | None:
+        import harness.implementations.numpy_autograd as torch
+        import harness.implementations.numpy_autograd.nn.functional as F
+        from harness.implementations.torch_snippet import render
+
+        imports = [
+            "import harness.implementations.numpy_autograd as torch",
+            "import harness.implementations.numpy_autograd.nn.functional as F",
+        ]
+        return render(request, imports, {"torch": torch, "F": F})
+
     def ops(self) -> Mapping[str, OpFn]:
         return self._ops
 

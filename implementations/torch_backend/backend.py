@@ -102,6 +102,14 @@ class TorchBackend(Backend):
 
         return build_ops()
 
+    def snippet(self, request: Any) -> str | None:
+        import torch
+        import torch.nn.functional as F
+        from harness.implementations.torch_snippet import render
+
+        imports = ["import torch", "import torch.nn.functional as F"]
+        return render(request, imports, {"torch": torch, "F": F})
+
     def ops(self) -> Mapping[str, OpFn]:
         return self._ops
 

@@ -18,7 +18,10 @@ reference priority 0 so it is never picked as the reference):
 * ``broken_sum_loss`` -- the training ops; the loss's gradient is the sum over the batch
   where the mean is logged (``cross_entropy`` / BCE with ``reduction="sum"``);
 * ``broken_adam_bias`` -- the training ops; Adam without bias correction;
-* ``broken_drop_last`` -- the training ops; the loader drops each epoch's last partial batch.
+* ``broken_drop_last`` -- the training ops; the loader drops each epoch's last partial batch;
+* ``declared_sum_loss`` / ``declared_stale`` -- ``broken_sum_loss`` and a correct trainer,
+  each declaring a trajectory divergence on one case (:data:`DECLARING`);
+* ``emulated_jvp`` -- a few ops whose JVP is declared emulated (:data:`DECLARING`).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def _reference_backend() -> Backend:
     """A loaded instance of the backend with the highest reference priority (not ours)."""
     best: tuple[int, Any] | None = None
     for ep in discovery.backend_entry_points():
-        if ep.name in ENTRY_POINTS or ep.name == EMPTY:
+        if ep.name in ENTRY_POINTS or ep.name in DECLARING or ep.name == EMPTY:
             continue
         try:
             priority = ep.load().capabilities.reference_priority
@@ -79,19 +82,28 @@ class _Subset:
         return {"*": f"only {', '.join(self.exposed)}"}
 
 
-class VjpCrash(_Subset, Wrapped):
-    """``mul``'s VJP reshapes instead of summing over broadcast dimensions: it raises."""
+class _OpsOnly(_Subset, Wrapped):
+    """:data:`CRASH_OPS` of the reference, without training; :meth:`own` adjusts the rest."""
 
-    name = "broken_vjp_crash"
     capabilities = Capabilities(training=False)
     exposed = CRASH_OPS
 
     def __init__(self) -> None:
         pass
 
+    def own(self, caps: Capabilities) -> Capabilities:
+        return caps
+
     def load(self) -> None:
         Wrapped.__init__(self, _reference_backend(), self.name)
-        self.capabilities = _own(replace(self.inner.capabilities, training=False))  # type: ignore[misc]
+        caps = self.own(replace(self.inner.capabilities, training=False))
+        self.capabilities = _own(caps)  # type: ignore[misc]
+
+
+class VjpCrash(_OpsOnly):
+    """``mul``'s VJP reshapes instead of summing over broadcast dimensions: it raises."""
+
+    name = "broken_vjp_crash"
 
     def vjp(self, fn, primals, cotangent, *, device, argnums=None):
         if fn is not self.inner.ops()["mul"]:
@@ -141,11 +153,55 @@ class DropLast(_BrokenTrainer):
     bug = "drop_last"
 
 
+DECLARED_CASE = "breast_cancer-logreg-sgd-minibatch"
+"""The training case (suites) and workload (``harness compare --mode minibatch``, default
+model and optimizer) the declaring backends name in their known divergences."""
+
+
+class DeclaredSumLoss(SumLoss):
+    """``broken_sum_loss`` that declares its trajectory divergence on :data:`DECLARED_CASE`."""
+
+    name = "declared_sum_loss"
+
+    def known_divergences(self) -> str:
+        return (
+            f"{self.name}:*  {DECLARED_CASE}  trajectory  *  "
+            "# planted: the gradient of the summed loss where the mean is logged\n"
+        )
+
+
+class DeclaredStale(_BrokenTrainer):
+    """A correct trainer that declares a trajectory divergence it does not have (stale)."""
+
+    name = "declared_stale"
+    bug = None
+
+    def known_divergences(self) -> str:
+        return f"{self.name}:*  {DECLARED_CASE}  trajectory  *  # planted: long since fixed\n"
+
+
 ENTRY_POINTS = {
     cls.name: f"harness.suites.broken.registered:{cls.__name__}"
     for cls in (VjpCrash, SumLoss, AdamNoBiasCorrection, DropLast)
 }
 """Backend name -> entry-point value, besides the empty scaffold (:data:`EMPTY`)."""
+
+
+class EmulatedJvp(_OpsOnly):
+    """A few ops, their JVP declared emulated (``Capabilities.emulated = ("jvp",)``)."""
+
+    name = "emulated_jvp"
+
+    def own(self, caps: Capabilities) -> Capabilities:
+        return replace(caps, jvp=True, emulated=("jvp",))
+
+
+DECLARING = {
+    cls.name: f"harness.suites.broken.registered:{cls.__name__}"
+    for cls in (DeclaredSumLoss, DeclaredStale, EmulatedJvp)
+}
+"""Backends whose known divergences declare one training case (installed too, not in
+:data:`NAMES`: ``test_declared_divergences`` checks them)."""
 
 NAMES = (EMPTY, *ENTRY_POINTS)
 """Every registered broken backend."""
@@ -160,7 +216,7 @@ def install(folder: Path) -> Path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
     _dist_info(folder, names.dist, {EMPTY: f"{names.package}.backend:{names.cls}"})
-    _dist_info(folder, "harness-broken-targets", ENTRY_POINTS)
+    _dist_info(folder, "harness-broken-targets", {**ENTRY_POINTS, **DECLARING})
     return folder
 
 

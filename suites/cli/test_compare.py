@@ -67,6 +67,8 @@ ROW_KEYS = {
     "first_diverging_step",
     "nonfinite_step",
     "nonfinite_in",
+    "baseline",
+    "divergence",
     "summary",
 }
 REPORT_KEYS = {

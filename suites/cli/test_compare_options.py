@@ -139,16 +139,19 @@ def test_threads_default_to_one_and_targets_are_recorded_when_not_given(tmp_path
         assert {p["num_threads"] for p in threads["threadpools"]} == {1}
 
 
-LINE = re.compile(r"^\[(\d)/4\] (torch:cpu|numpy:cpu) (full batch|mini-batch): .+ \(\d+\.\d\d s\)$")
+# Six runs: the reference also trains in float64 (the one reference rule of trajectory.py).
+LINE = re.compile(
+    r"^\[(\d)/6\] (torch:cpu|numpy:cpu) (full batch|mini-batch)( float64)?: .+ \(\d+\.\d\d s\)$"
+)
 
 
 def test_without_a_terminal_one_progress_line_per_finished_run(tmp_path: Path) -> None:
     proc = run_harness("compare", *QUICK, "--out", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    progress = [m for m in map(LINE.match, lines[:4]) if m]
-    assert [m.group(1) for m in progress] == ["1", "2", "3", "4"], lines[:6]
-    assert "agrees" in lines[3]
+    progress = [m for m in map(LINE.match, lines[:6]) if m]
+    assert [m.group(1) for m in progress] == ["1", "2", "3", "4", "5", "6"], lines[:6]
+    assert "agrees" in lines[5]
 
 
 def test_json_prints_no_progress_lines(tmp_path: Path) -> None:
@@ -184,3 +187,25 @@ def test_check_pins_the_threads_it_is_given_and_records_them(tmp_path: Path) -> 
     assert threads["backends"]["torch"]["num_threads"] == 2
     assert rep["workloads"]["minibatch"]["optimizer_params"]["momentum"] == 0.5
     assert "--threads=2" in rep["command"] and "--momentum=0.5" in rep["command"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--optimizer", "momentum", "--dampening", "0.5", "--weight-decay", "0.01"],
+         {"kind": "sgd", "momentum": 0.9, "dampening": 0.5, "weight_decay": 0.01}),
+        (["--optimizer", "adam", "--betas", "0.8,0.99", "--eps", "0.001"],
+         {"kind": "adam", "betas": [0.8, 0.99], "eps": 0.001}),
+    ],
+)  # fmt: skip
+def test_the_optimizer_fields_reach_the_workload(
+    tmp_path: Path, args: list[str], expected: dict[str, object]
+) -> None:
+    """Each field the training suites' option cases train (suites/training) is settable here."""
+    out = tmp_path / "out"
+    proc = run_harness("compare", *QUICK, "--model", "mlp:8", "--activation", "tanh", *args,
+                       "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wl = load_report(only_run_dir(out))["workloads"]["minibatch"]
+    assert wl["activation"] == "tanh"
+    assert {k: wl["optimizer_params"][k] for k in expected} == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,8 @@ def test_parity_runs_the_suites_and_reports_coverage(runs: dict[str, dict[str, A
     assert (run_dir / "report.json").is_file() and (run_dir / "coverage.md").is_file()
     assert doc["coverage"] == (run_dir / "coverage.md").read_text()
     assert doc["targets"] == [REFERENCE.name]  # type: ignore[union-attr]
+    assert ".partial-" not in proc.stdout + proc.stderr
+    assert f"report: {run_dir / 'report.json'}" in proc.stderr
 
 
 @needs_suites
@@ -135,6 +138,11 @@ def test_check_runs_parity_and_training_with_a_summary(runs: dict[str, dict[str,
     assert doc["verdict"]["targets"][0]["training"]["run"] == ["breast_cancer-logreg-sgd-minibatch"]
     assert "--training-cases" in doc["suites"]["command"]
     assert load_report(run_dir)["config"]["epochs"] == 2
+    # Every path printed or recorded is where the folder is now, never the staging folder.
+    assert ".partial-" not in proc.stdout + proc.stderr
+    assert f"report: {run_dir / 'parity' / 'report.json'}" in proc.stdout
+    assert str(run_dir / "parity") in doc["suites"]["command"]
+    assert ".partial-" not in json.dumps(doc)
 
 
 @needs_suites
