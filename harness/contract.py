@@ -138,7 +138,9 @@ class Backend(ABC):
 
     Capabilities are read once, after :meth:`load`: a backend that can only tell what it
     supports once its framework is loaded (float64 enabled, forward mode present) sets
-    ``self.capabilities`` in ``load()``; otherwise the class attribute stands. Discovery
+    ``self.capabilities`` in ``load()`` (keeping the class's ``reference_priority``, by
+    which discovery picks the default reference without loading every framework);
+    otherwise the class attribute stands. Discovery
     then checks the value (:func:`harness.discovery.checked_capabilities`: a
     :class:`Capabilities` with known dtypes, else the targets are unavailable with that
     reason) and nothing reads it before, or changes it after.
@@ -191,8 +193,11 @@ class Backend(ABC):
     def ops(self) -> Mapping[str, OpFn]:
         """Catalog op name -> function of backend arrays. Omit an op to declare it unsupported.
 
-        Signatures are those of :mod:`harness.catalog`: every argument is an array
-        (float, int64 index, or bool mask) and the result is one array.
+        Signatures are those of :mod:`harness.catalog`: positional arrays (float, int64
+        index, or bool mask), then the op's parameters (``OpSpec.params``: stride, padding,
+        eps, dim, ...) as keyword arguments with PyTorch's names; the result is one array.
+        The oracles bind the parameters (``functools.partial``) before calling
+        :meth:`vjp` and its siblings, so those see a function of arrays only.
         """
 
     def unsupported_reasons(self) -> Mapping[str, str]:

@@ -20,6 +20,11 @@ derived here from its catalog entry alone:
 ``transposed``,   the inputs as non-contiguous views (Fortran order, or reversed strides for
 ``strided``       1-D; every other element of a larger buffer)
 ``empty``         one case with a size-0 dimension, where the shape rule allows one
+``mask:rows``     for an op with a bool mask: its first row (last axis) all True and its
+                  second all False, so a row is fully masked whichever value masks (a
+                  masked softmax's NaN row, an attention query with nothing to attend to)
+``param:N=V``     each parameter's other values, one at a time, at the shapes the rule
+                  gives for them (every other case runs with the defaults)
 
 Non-differentiable points themselves are left to the kink-convention oracle, whose inputs
 :func:`kink_cases` builds exactly at them. Everything is a pure function of the op and the
@@ -29,12 +34,13 @@ dtype, so every run, profile and seed tries the same covering set.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from harness import catalog
+from harness import catalog, shape_rules
 from harness import strategies as strat
 from harness.catalog import ArgSpec, OpSpec
 
@@ -164,6 +170,22 @@ def _menu(op: OpSpec) -> str:
     return f"broadcast{op.arity}" if op.shapes == "broadcast" else op.shapes
 
 
+def _base(op: OpSpec, params: dict[str, Any] | None = None) -> list[Shape]:
+    """The value cases' shapes: :data:`BASE`, or the rule's fixed shapes for ``params``."""
+    if op.shapes in shape_rules.RULES:
+        return shape_rules.base(op.shapes, op.defaults() if params is None else params)
+    return _shapes(op, BASE[_menu(op)])
+
+
+def _empty(op: OpSpec) -> list[Shape] | None:
+    menu = _menu(op)
+    if menu in EMPTY:
+        return _shapes(op, EMPTY[menu])
+    if op.shapes in shape_rules.EMPTY:
+        return list(shape_rules.EMPTY[op.shapes])
+    return None
+
+
 def _fill(shape: Shape, values: Sequence[float], dtype: str) -> np.ndarray:
     n = int(np.prod(shape))
     flat = np.resize(np.asarray(values, dtype=np.float64), n) if n else np.zeros(0)
@@ -256,6 +278,8 @@ class Covering:
     inputs: tuple[np.ndarray, ...]
     finite_differences: bool = True
     """False where central differences mean nothing (:attr:`Extreme.reason`)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The op's parameters for this case (the defaults but in a ``param:`` case)."""
 
 
 def covering(op: str | OpSpec, dtype: str) -> list[Covering]:
@@ -265,7 +289,8 @@ def covering(op: str | OpSpec, dtype: str) -> list[Covering]:
     if dtype not in ("float32", "float64"):
         raise ValueError(f"unknown dtype {dtype!r}; valid choices: float32, float64")
     menu = _menu(spec)
-    base = _shapes(spec, BASE[menu])
+    base = _base(spec)
+    defaults = spec.defaults()
     cases: list[Covering] = []
 
     def add(
@@ -274,14 +299,23 @@ def covering(op: str | OpSpec, dtype: str) -> list[Covering]:
         values: Callable[[int, ArgSpec, Shape], np.ndarray],
         fd: bool = True,
         layout: Callable[[np.ndarray], np.ndarray] | None = None,
+        params: dict[str, Any] = defaults,
+        mask_rows: bool = False,
     ) -> None:
         def fill(i: int, arg: ArgSpec) -> np.ndarray:
             return values(i, arg, shapes[i])
 
-        arrays = strat.fit(spec, _arrays(spec, shapes, dtype, fill))
+        arrays = _arrays(spec, shapes, dtype, fill)
+        if mask_rows:
+            for i, arg in enumerate(spec.args):
+                if arg.kind == "mask" and arrays[i].ndim and arrays[i].size:
+                    rows = arrays[i].reshape(-1, arrays[i].shape[-1])
+                    rows[0] = True
+                    rows[1:2] = False
+        arrays = strat.fit(spec, arrays)
         if layout is not None:
             arrays = [layout(x) for x in arrays]
-        cases.append(Covering(label, tuple(arrays), fd))
+        cases.append(Covering(label, tuple(arrays), fd, dict(params)))
 
     def by_signs(i: int, arg: ArgSpec, shape: Shape) -> np.ndarray:
         return _fill(shape, signs(arg, dtype, rotation=i), dtype)
@@ -313,8 +347,15 @@ def covering(op: str | OpSpec, dtype: str) -> list[Covering]:
         add("broadcast", list(shapes), by_signs)
     add("transposed", base, by_signs, layout=transposed)
     add("strided", base, by_signs, layout=strided)
-    if menu in EMPTY:
-        add("empty", _shapes(spec, EMPTY[menu]), by_signs)
+    empty = _empty(spec)
+    if empty is not None:
+        add("empty", empty, by_signs)
+    if any(a.kind == "mask" for a in spec.args):
+        add("mask:rows", base, by_signs, mask_rows=True)
+    for name, choices in spec.params.items():
+        for value in choices[1:]:
+            params = defaults | {name: value}
+            add(f"param:{name}={value}", _base(spec, params), by_signs, params=params)
     return cases
 
 
@@ -322,7 +363,9 @@ def cases(op: str | OpSpec, dtype: str, *, finite_differences: bool = False) -> 
     """The covering set as examples, seeded by position; ``finite_differences`` leaves out
     the cases where central differences mean nothing (for the oracles that use them)."""
     chosen = [c for c in covering(op, dtype) if c.finite_differences or not finite_differences]
-    return [strat.OpCase(c.inputs, seed=k, label=c.label) for k, c in enumerate(chosen)]
+    return [
+        strat.OpCase(c.inputs, seed=k, label=c.label, params=c.params) for k, c in enumerate(chosen)
+    ]
 
 
 def kink_points(op: OpSpec) -> bool:
@@ -342,10 +385,9 @@ def kink_cases(op: str | OpSpec, dtype: str) -> list[strat.OpCase]:
     spec = catalog.get(op) if isinstance(op, str) else op
     if not kink_points(spec):
         raise ValueError(f"op {spec.name!r} has no kinks or ties in the catalog")
-    menu = _menu(spec)
     out: list[tuple[str, list[np.ndarray]]] = []
     if any(a.kinks for a in spec.args):
-        base = _shapes(spec, BASE[menu])
+        base = _base(spec)
 
         def at_kinks(i: int, arg: ArgSpec) -> np.ndarray:
             pts = [v for k in arg.kinks for v in (k - 0.25, k, k + 0.25)]
@@ -354,7 +396,10 @@ def kink_cases(op: str | OpSpec, dtype: str) -> list[strat.OpCase]:
 
         out.append(("at kinks", _arrays(spec, base, dtype, at_kinks)))
     if spec.separate:
-        for label, shapes in (("ties", [(2, 3), (2, 3)]), ("broadcast ties", [(2, 3), (3,)])):
+        pairs: list[tuple[str, list[Shape]]] = [("ties", [(2, 3), (2, 3)])]
+        if spec.shapes == "broadcast":
+            pairs.append(("broadcast ties", [(2, 3), (3,)]))
+        for label, shapes in pairs:
             tie = _fill(shapes[1], [0.0, 1.0, -0.5], dtype)
             a = np.broadcast_to(tie, shapes[0]).copy()
             a[0, 1] += 0.5  # one untied pair beside the ties
@@ -365,15 +410,15 @@ def kink_cases(op: str | OpSpec, dtype: str) -> list[strat.OpCase]:
 
             out.append((label, _arrays(spec, shapes, dtype, paired)))
     if spec.distinct_last or spec.distinct_all:
-        shapes = _shapes(spec, BASE[menu])
+        shapes = _base(spec)
         rows = [[1.0, 1.0, 0.0], [0.5, 0.5, 0.5]] if spec.distinct_last else [[1.0, -1.0, 1.0]]
-        tied = np.resize(np.asarray(rows, dtype=np.float64), (2, 3)).reshape(shapes[0])
+        tied = np.resize(np.resize(np.asarray(rows, dtype=np.float64), (2, 3)), shapes[0])
         out.append(
             ("tied extrema", _arrays(spec, shapes, dtype, lambda i, arg: tied.astype(dtype)))
         )
         neg = (-tied).astype(dtype)
         out.append(("tied extrema, negated", _arrays(spec, shapes, dtype, lambda i, arg: neg)))
     return [
-        strat.OpCase(tuple(arrays), seed=k, label=f"kink: {label}")
+        strat.OpCase(tuple(arrays), seed=k, label=f"kink: {label}", params=spec.defaults())
         for k, (label, arrays) in enumerate(out)
     ]

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
 from harness import catalog, interrupt, parallel
@@ -182,15 +182,39 @@ def instantiate(ep: EntryPoint) -> Backend:
     return backend
 
 
+@cache
+def _load_backend(name: str) -> tuple[Target, ...]:
+    """The single-process targets of the entry point ``name`` (loaded once per process)."""
+    ep = next(e for e in backend_entry_points() if e.name == name)
+    targets = tuple(load_targets(ep))
+    # Loading a framework takes seconds (torch and jax: 2-5 s under load): a Ctrl-C
+    # during start-up stops between two backends, not after all of them.
+    interrupt.check()
+    return targets
+
+
 @lru_cache(maxsize=1)
 def _discover() -> tuple[Target, ...]:
     found: list[Target] = []
     for ep in backend_entry_points():
-        found += load_targets(ep)
-        # Loading a framework takes seconds (torch and jax: 2-5 s under load): a Ctrl-C
-        # during start-up stops between two backends, not after all of them.
-        interrupt.check()
+        found += _load_backend(ep.name)
     return tuple(found + data_parallel_targets(found))
+
+
+def _pool(backend: str) -> list[Target]:
+    """The targets (data-parallel included) a name of ``backend`` can stand for.
+
+    Lazy: only that backend's entry point is loaded (``--targets torch:cpu`` imports no
+    JAX). A name that is no entry point's (an unknown name, for its error message, which
+    lists every valid name) or a replaced universe (a test that swaps ``_discover`` for
+    its own targets) searches every discovered target.
+    """
+    if not hasattr(_discover, "cache_clear") or backend not in {
+        e.name for e in backend_entry_points()
+    }:
+        return all_targets(data_parallel=True)
+    single = list(_load_backend(backend))
+    return single + data_parallel_targets(single)
 
 
 def data_parallel_target(base: Target, world_size: int) -> Target | None:
@@ -256,7 +280,9 @@ def checked_capabilities(backend: Backend) -> Capabilities:
 
     The contract's rule: capabilities are a class attribute, or set by ``load()`` (for a
     backend that learns them from its framework); discovery reads them here, once, and
-    pins them on the instance, so every later reader sees the same value. Anything but a
+    pins them on the instance, so every later reader sees the same value. ``load()`` may
+    change any field but ``reference_priority``, which stays the class's (the default
+    reference is chosen lazily from it: :func:`_reference_pool`). Anything but a
     :class:`Capabilities` with known dtypes is a :class:`CapabilitiesError` that says so,
     and the backend's targets become unavailable with that reason.
     """
@@ -265,6 +291,14 @@ def checked_capabilities(backend: Backend) -> Capabilities:
         raise CapabilitiesError(
             f"capabilities must be a harness.contract.Capabilities (a class attribute, or "
             f"set in load()), got {type(caps).__name__}"
+        )
+    declared = getattr(type(backend), "capabilities", None)
+    priority = declared.reference_priority if isinstance(declared, Capabilities) else None
+    if priority is not None and caps.reference_priority != priority:
+        raise CapabilitiesError(
+            f"capabilities.reference_priority must be the class's ({priority}), got "
+            f"{caps.reference_priority} after load(): discovery picks the default reference "
+            "from the classes without loading every framework"
         )
     if not isinstance(caps.dtypes, tuple) or not set(caps.dtypes) <= set(DTYPES):
         raise CapabilitiesError(
@@ -289,6 +323,7 @@ def all_targets(*, data_parallel: bool = False) -> list[Target]:
 def reset() -> None:
     """Forget cached discovery (after installing a plugin in-process, in tests)."""
     _discover.cache_clear()
+    _load_backend.cache_clear()
 
 
 def valid_names() -> list[str]:
@@ -322,7 +357,7 @@ def _available_names() -> str:
 
 def _matches(name: str, source: str) -> list[Target]:
     """The targets one selection name stands for (a bare name: every device of it)."""
-    targets = all_targets(data_parallel=True)
+    targets = _pool(name.split(":", 1)[0])
     if ":" in name:
         found = [t for t in targets if t.name == name] or _unlisted_data_parallel(name)
         if not found:  # a backend that failed to load has one target, ``name:*``
@@ -342,7 +377,7 @@ def _unlisted_data_parallel(name: str) -> list[Target]:
     if parsed is None:
         return []
     base_device, scheme, n = parsed
-    for t in all_targets():
+    for t in _pool(backend):
         caps = t.backend.capabilities
         if t.backend_name == backend and t.device == base_device and not t.world_size:
             if caps.data_parallel == scheme:
@@ -395,7 +430,7 @@ def select(
 
 def get_target(name: str) -> Target:
     """The one target called ``name`` (``backend:device``), available or not."""
-    for t in all_targets(data_parallel=True):
+    for t in _pool(name.split(":", 1)[0]):
         if t.name == name:
             return t
     found = _unlisted_data_parallel(name)
@@ -413,13 +448,52 @@ def default_reference(available: list[Target] | None = None) -> Target | None:
     """The available target whose backend declares the highest ``reference_priority``.
 
     Ties go to a ``cpu`` device, then discovery order. ``None`` if no backend volunteers.
+    Without ``available``, backends are loaded lazily (:func:`_reference_pool`).
     """
-    pool = [t for t in (available if available is not None else all_targets()) if t.available]
+    if available is None:
+        available = _reference_pool()
+    pool = [t for t in available if t.available]
     ranked = [t for t in pool if t.backend.capabilities.reference_priority > 0]
     if not ranked:
         return None
     best = max(t.backend.capabilities.reference_priority for t in ranked)
     return _prefer_cpu([t for t in ranked if t.backend.capabilities.reference_priority == best])
+
+
+def _class_priority(ep: EntryPoint) -> int:
+    """The ``reference_priority`` a backend class declares, without loading its framework
+    (0 when the entry point cannot even be imported: such a backend is no reference)."""
+    try:
+        obj = ep.load()
+    except Exception:
+        return 0
+    caps = getattr(obj if isinstance(obj, type) else type(obj), "capabilities", None)
+    return caps.reference_priority if isinstance(caps, Capabilities) else 0
+
+
+def _reference_pool() -> list[Target]:
+    """Enough targets to pick the default reference, loading backends lazily.
+
+    ``reference_priority`` is declared on the backend class (:func:`checked_capabilities`
+    holds ``load()`` to it), so backends are loaded in order of it, highest first, and the
+    search stops after the first priority that has an available target (ties all loaded,
+    so the tie rule of :func:`default_reference` sees every one of them).
+    """
+    if not hasattr(_discover, "cache_clear") or _discover.cache_info().currsize:
+        return all_targets()  # everything is known already (or a test replaced it)
+    eps = backend_entry_points()
+    declared = {e.name: _class_priority(e) for e in eps}
+    loaded: list[Target] = []
+    found = 0
+    for name in sorted((n for n, p in declared.items() if p > 0), key=lambda n: -declared[n]):
+        if found and declared[name] < found:
+            break
+        targets = _load_backend(name)
+        loaded += targets
+        if any(t.available for t in targets):
+            found = declared[name]
+    order = {e.name: i for i, e in enumerate(eps)}
+    return sorted(loaded, key=lambda t: order.get(t.backend_name, len(order)))
 
 
 def resolve_reference(name: str | None = None, *, option: str = "--reference") -> Target:

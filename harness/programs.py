@@ -15,7 +15,11 @@ shrinks the choices behind it, so a failing program shrinks to fewer ops, earlie
 Only smooth ops whose domain is every real number are used (no kinks, ties or domain
 edges: no relu, abs, clamp, max, log, sqrt, div), so finite differences are valid at every
 drawn point; programs whose intermediate
-values leave ``[-BOUND, BOUND]`` are rejected, so nothing overflows.
+values leave ``[-BOUND, BOUND]`` are rejected, so nothing overflows. The catalog's
+neural-network ops (:mod:`harness.catalog.nn`) are left out on purpose: their shapes depend
+on drawn parameters (a convolution's weight on its input's channels and groups, a
+normalization on its variance staying away from 0), which a DAG of broadcastable leaves
+cannot feed; their single-op checks, covering sets and the training suites exercise them.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from typing import Any
 
 import pytest
 
-from harness import discovery, divergences, oracles, profiles
+from harness import discovery, divergences, oracles, profiles, verdict
 from harness import parity_report as report
 from harness.contract import Unsupported
 from harness.discovery import Target
@@ -142,6 +142,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help=f"shape menus: {' or '.join(profiles.SHAPES)}; default ${profiles.ENV_SHAPES}, "
         "else the profile's (ci: compact, thorough: free)",
+    )
+    group.addoption(
+        "--checks-only",
+        action="store_true",
+        default=False,
+        help="deselect the harness' own machinery tests (those that record no parity row, "
+        "so never count for a verdict); harness check and harness parity pass it",
     )
     group.addoption(
         "--parity-out",
@@ -274,7 +281,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     A JIT compiles per process, and the training cache is per process: keeping an op's
     checks (all oracles and dtypes) on one worker, and every run of a workload beside the
     reference run it is compared with, avoids compiling and training the same thing twice.
+
+    With ``--checks-only``, tests that cannot record a row
+    (:func:`harness.verdict.records_checks`) are deselected first.
     """
+    if config.getoption("checks_only", False):
+        counts = [verdict.records_checks(getattr(i, "fixturenames", ())) for i in items]
+        dropped = [i for i, c in zip(items, counts, strict=True) if not c]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [i for i, c in zip(items, counts, strict=True) if c]
     for item in items:
         group = _group(item)
         if group is not None:

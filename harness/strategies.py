@@ -2,8 +2,10 @@
 
 Everything an op needs is read from its :class:`harness.catalog.OpSpec`: the shape rule
 (the catalog's module docstring lists them), each argument's kind and value domain, the
-non-differentiable points to keep ``margin`` away from (``kinks``), and the tie rules
-(``separate``, ``distinct_last``, ``distinct_all``). Tests never special-case an op.
+non-differentiable points to keep ``margin`` away from (``kinks``), the tie rules
+(``separate``, ``distinct_last``, ``distinct_all``, ``spread_input``) and the parameters
+(``params``: each drawn from its choices before the shapes, which may depend on it). Tests
+never special-case an op.
 
 Shapes have at most :data:`MAX_DIMS` dimensions of at most :data:`MAX_SIDE` elements;
 scalars (0-d) and size-1 dimensions are drawn, size-0 dimensions never: every random example
@@ -16,14 +18,15 @@ still works (shrunk values move towards 0, sides towards 1).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from harness import catalog
+from harness import catalog, shape_rules
 from harness.catalog import OpSpec
 
 MAX_SIDE = 4
@@ -41,7 +44,8 @@ _SIDE = st.integers(1, MAX_SIDE)
 
 @dataclass(frozen=True)
 class OpCase:
-    """One example: the op's positional inputs and the seed of its random directions.
+    """One example: the op's positional inputs, its parameters (keyword arguments) and the
+    seed of its random directions.
 
     ``label`` names a covering-set case (:mod:`harness.covering`); random draws have none.
     """
@@ -49,6 +53,7 @@ class OpCase:
     inputs: tuple[np.ndarray, ...]
     seed: int
     label: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 Shape = tuple[int, ...]
@@ -113,9 +118,17 @@ def _broadcast(draw: st.DrawFn, n: int) -> list[Shape]:
 
 
 @st.composite
-def shapes_for(draw: st.DrawFn, op: OpSpec, compact: bool = False) -> list[Shape]:
-    """Shapes for every argument of ``op`` following its shape rule (from a menu if compact)."""
+def shapes_for(
+    draw: st.DrawFn, op: OpSpec, compact: bool = False, params: Mapping[str, Any] | None = None
+) -> list[Shape]:
+    """Shapes for every argument of ``op`` following its shape rule (from a menu if compact;
+    the rules of :mod:`harness.shape_rules` read ``params``, by default the op's defaults)."""
     rule, n = op.shapes, op.arity
+    if rule in shape_rules.RULES:
+        chosen = op.defaults() if params is None else params
+        if compact:
+            return shape_rules.base(rule, chosen)
+        return shape_rules.draw(draw, rule, chosen)
     if compact:
         menu = f"broadcast{n}" if rule == "broadcast" else rule
         if menu not in COMPACT:
@@ -167,12 +180,15 @@ def shapes_for(draw: st.DrawFn, op: OpSpec, compact: bool = False) -> list[Shape
     raise ValueError(
         f"op {op.name!r} has unknown shape rule {rule!r}; valid rules: any, nonempty, vector, "
         "rows, rows2, matrix, broadcast, same, matmul, bmm, mv, linear, cat, take, gather, "
-        "classify"
+        f"classify, {', '.join(shape_rules.RULES)}"
     )
 
 
 def index_bound(rule: str, shapes: Sequence[Shape]) -> int:
-    """Exclusive upper bound of the int64 index argument of a ``take``/``gather``/``classify``."""
+    """Exclusive upper bound of the int64 index argument of a ``take``/``gather``/``classify``
+    (or of a rule of :mod:`harness.shape_rules` that has one)."""
+    if rule in shape_rules.INDEX_BOUND:
+        return shape_rules.INDEX_BOUND[rule](shapes)
     if rule == "take":
         return shapes[0][0]
     if rule in ("gather", "classify"):
@@ -280,6 +296,9 @@ def fit(op: OpSpec, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
             min(op.args[i].domain[1], op.args[j].domain[1]),
         )
         out[i], out[j] = separate(out[i], out[j], op.margin, domain)
+    if op.spread_input and out[0].size:
+        x = out[0]
+        out[0] = spread(x.reshape(-1), op.margin, op.args[0].domain).reshape(x.shape)
     for i in op.diff_argnums:
         x = out[i]
         if op.distinct_last and x.ndim and x.size:
@@ -314,17 +333,20 @@ def _floats(lo: float, hi: float, dtype: str) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def op_inputs(
+def op_draws(
     draw: st.DrawFn, op: str | OpSpec, dtype: str, compact: bool = False
-) -> tuple[np.ndarray, ...]:
-    """Valid inputs for ``op``: float arguments in ``dtype``, int64 indices, bool masks.
+) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
+    """Valid inputs for ``op`` and its parameters: each parameter drawn from its choices
+    (shrinking to the default), then shapes for them, float arguments in ``dtype``, int64
+    indices, bool masks.
 
-    ``compact`` draws shapes from :data:`COMPACT` instead of freely.
+    ``compact`` draws shapes from :data:`COMPACT` (or a rule's fixed shapes) instead of freely.
     """
     spec = catalog.get(op) if isinstance(op, str) else op
     if dtype not in ("float32", "float64"):
         raise ValueError(f"unknown dtype {dtype!r}; valid choices: float32, float64")
-    shapes = draw(shapes_for(spec, compact))
+    params = {name: draw(st.sampled_from(choices)) for name, choices in spec.params.items()}
+    shapes = draw(shapes_for(spec, compact, params))
     arrays: list[np.ndarray] = []
     for i, (arg, shape) in enumerate(zip(spec.args, shapes, strict=True)):
         if arg.kind == "float":
@@ -342,12 +364,24 @@ def op_inputs(
                 f"op {spec.name!r} argument {i} has unknown kind {arg.kind!r}; "
                 "valid kinds: float, index, mask"
             )
-    return tuple(fit(spec, arrays))
+    return tuple(fit(spec, arrays)), params
+
+
+def op_inputs(
+    op: str | OpSpec, dtype: str, compact: bool = False
+) -> st.SearchStrategy[tuple[np.ndarray, ...]]:
+    """The inputs of :func:`op_draws` alone (for an op without parameters, all it needs)."""
+    return op_draws(op, dtype, compact).map(lambda d: d[0])
 
 
 def op_cases(op: str | OpSpec, dtype: str, compact: bool = False) -> st.SearchStrategy[OpCase]:
-    """Inputs for ``op`` in ``dtype`` together with a seed for cotangents and directions."""
-    return st.builds(OpCase, op_inputs(op, dtype, compact), st.integers(0, SEED_MAX))
+    """Inputs and parameters for ``op`` in ``dtype`` with a seed for cotangents and
+    directions."""
+    return st.builds(
+        lambda d, seed: OpCase(d[0], seed, params=d[1]),
+        op_draws(op, dtype, compact),
+        st.integers(0, SEED_MAX),
+    )
 
 
 def directions(

@@ -37,6 +37,12 @@ from harness import catalog
 from harness.oracles import registry
 from harness.parity_report import Row
 
+CHECK_FIXTURE = "parity"
+"""The pytest fixture (``harness.pytest_plugin``) through which a test records rows. A
+test that does not use it is the harness' own machinery: it records no row, so it can
+never count for a verdict, and ``harness check`` / ``harness parity`` do not run it
+(``--checks-only``; :func:`records_checks`)."""
+
 EXERCISED = ("pass", "fail", "error", "xfail", "stale")
 """Row statuses of a check that ran on the target."""
 FAILED = ("fail", "error")
@@ -46,6 +52,11 @@ PASS, FAIL, NOTHING, TOO_FEW = "PASS", "FAIL", "NOTHING CHECKED", "TOO FEW OPS"
 EXIT_CODES = {PASS: 0, FAIL: 1, NOTHING: 3, TOO_FEW: 3}
 """Exit code of each outcome (2 stays the usage error's)."""
 _SEVERITY = (PASS, TOO_FEW, NOTHING, FAIL)
+
+
+def records_checks(fixturenames: Iterable[str]) -> bool:
+    """Whether a test using these fixtures (its closure) can record a row for a verdict."""
+    return CHECK_FIXTURE in fixturenames
 
 
 class MinOpsError(ValueError):

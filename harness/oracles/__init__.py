@@ -87,6 +87,7 @@ from harness.oracles.agreement import (
     failure_report,
     literal,
     reproducer,
+    with_strides,
 )
 from harness.oracles.checks import (
     Observed,
@@ -217,4 +218,5 @@ __all__ = [
     "trajectory",
     "update_rule",
     "vjp_reference",
+    "with_strides",
 ]

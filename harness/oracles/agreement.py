@@ -95,6 +95,8 @@ class Context:
     inputs: tuple[np.ndarray, ...] = ()
     seed: int = 0
     reference: str | None = None
+    params: tuple[tuple[str, Any], ...] = ()
+    """The op's parameters (keyword arguments), as ``(name, value)`` pairs."""
 
     @property
     def title(self) -> str:
@@ -182,7 +184,39 @@ def literal(a: np.ndarray) -> str:
     def nested(v: Any) -> str:
         return "[" + ", ".join(nested(x) for x in v) + "]" if isinstance(v, list) else item(v)
 
-    return f"np.array({nested(a.tolist())}, dtype=np.{a.dtype.name}).reshape({a.shape!r})"
+    values = f"np.array({nested(a.tolist())}, dtype=np.{a.dtype.name}).reshape({a.shape!r})"
+    strides = element_strides(a)
+    if strides is None:
+        return values
+    # A bug that shows only on a non-contiguous input (a backend that reads the buffer as if it
+    # were C-ordered) must show in the reproducer too, so the literal rebuilds the layout.
+    return f"oracles.with_strides({values}, {strides!r})"
+
+
+def element_strides(a: np.ndarray) -> tuple[int, ...] | None:
+    """``a``'s strides in elements where its layout is not C-contiguous, else None (also where
+    no buffer can rebuild it: broadcast (0) or non-whole-element strides)."""
+    if a.flags.c_contiguous or a.size <= 1:
+        return None
+    if any(s == 0 or s % a.itemsize for s in a.strides):
+        return None
+    return tuple(s // a.itemsize for s in a.strides)
+
+
+def with_strides(values: np.ndarray, strides: Sequence[int]) -> np.ndarray:
+    """A view holding ``values`` whose strides are ``strides`` elements (negative allowed):
+    the layout :func:`literal` records for a non-contiguous input."""
+    values = np.asarray(values)
+    if len(strides) != values.ndim or any(s == 0 for s in strides):
+        raise ValueError(f"strides {tuple(strides)} do not fit shape {values.shape}")
+    extent = 1 + sum((n - 1) * abs(s) for n, s in zip(values.shape, strides, strict=True))
+    start = sum((n - 1) * -s for n, s in zip(values.shape, strides, strict=True) if s < 0)
+    buffer = np.zeros(extent, dtype=values.dtype)
+    view = np.lib.stride_tricks.as_strided(
+        buffer[start:], values.shape, tuple(s * values.itemsize for s in strides)
+    )
+    view[...] = values
+    return view
 
 
 def reproducer(ctx: Context) -> str:
@@ -198,6 +232,7 @@ def reproducer(ctx: Context) -> str:
         f"oracles.{ctx.oracle}(",
         f'    discovery.get_target("{ctx.target}"), "{ctx.op}", inputs, seed={ctx.seed},',
         f"    reference={ref},",
+        *([f"    params={dict(ctx.params)!r},"] if ctx.params else []),
         ")",
     ]
     return "\n".join(lines)
@@ -239,6 +274,8 @@ def failure_report(
     if ctx.inputs:
         lines.append("inputs:")
         lines.append(_describe_inputs(ctx))
+    if ctx.params:
+        lines.append(f"params: {dict(ctx.params)!r}")
     lines.append(f"seed (cotangents, directions): {ctx.seed}")
     lines.append("reproducer:")
     lines.append(reproducer(ctx))
@@ -270,6 +307,8 @@ def error_report(ctx: Context, exc: BaseException, reproducer_text: str | None =
     if ctx.inputs:
         lines.append("inputs:")
         lines.append(_describe_inputs(ctx))
+        if ctx.params:
+            lines.append(f"params: {dict(ctx.params)!r}")
         lines.append(f"seed (cotangents, directions): {ctx.seed}")
     lines.append("reproducer:")
     lines.append(reproducer_text if reproducer_text is not None else reproducer(ctx))

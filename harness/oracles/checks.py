@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness import covering
+from harness import catalog, covering
 from harness import programs as prog
 from harness import strategies as strat
 from harness.contract import Unsupported
@@ -66,7 +66,12 @@ def describe_example(case: Any) -> dict[str, Any]:
             d["values"] = [v if not isinstance(v, float) or np.isfinite(v) else repr(v)
                            for v in a.ravel().tolist()]  # fmt: skip
         out.append(d)
-    return {"inputs": out, "seed": int(getattr(case, "seed", 0))}
+    described: dict[str, Any] = {"inputs": out, "seed": int(getattr(case, "seed", 0))}
+    params = getattr(case, "params", None)
+    if params:
+        described["params"] = {k: v if isinstance(v, bool | int | float | str | None) else repr(v)
+                               for k, v in params.items()}  # fmt: skip
+    return described
 
 
 @dataclass
@@ -223,7 +228,10 @@ def check_op(
 
     def test(case: strat.OpCase) -> Agreement:
         try:
-            return fn(target, op, list(case.inputs), seed=case.seed, reference=reference)
+            return fn(
+                target, op, list(case.inputs), seed=case.seed, reference=reference,
+                params=case.params,
+            )  # fmt: skip
         except AssertionError as e:
             if case.label:  # a covering case: say which region it probes
                 e.add_note(f"covering case: {case.label} (harness.covering)")
@@ -232,7 +240,9 @@ def check_op(
     ref = reference.name if reference is not None and getattr(fn, "uses_reference", False) else None
 
     def context(case: strat.OpCase) -> tuple[Context, str | None]:
-        return Context(target.name, op, oracle, dtype, tuple(case.inputs), case.seed, ref), None
+        params = tuple((catalog.get(op).defaults() | dict(case.params)).items())
+        ctx = Context(target.name, op, oracle, dtype, tuple(case.inputs), case.seed, ref, params)
+        return ctx, None
 
     at_kinks = getattr(fn, "at_kinks", False)
     if at_kinks:

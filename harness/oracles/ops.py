@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,7 +64,8 @@ def _cast(op: catalog.OpSpec, inputs: Sequence[np.ndarray], dtype: str) -> list[
 
 @dataclass(frozen=True)
 class Call:
-    """One op oracle call, opened: the op, its inputs, their float dtype, the report context."""
+    """One op oracle call, opened: the op, its inputs and parameters, their float dtype,
+    the report context."""
 
     target: Target
     spec: catalog.OpSpec
@@ -73,6 +74,7 @@ class Call:
     ctx: Context
     seed: int
     reference: Target | None
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def op(self) -> str:
@@ -84,6 +86,23 @@ class Call:
         """The differentiable arguments."""
         return tuple(self.spec.diff_argnums)
 
+    def fn(self, target: Target | None = None) -> Callable[..., Any]:
+        """``target``'s (default: the checked target's) op with the call's parameters bound."""
+        fn = (target or self.target).backend.ops()[self.op]
+        return functools.partial(fn, **self.params) if self.params else fn
+
+    def expected(self, inputs: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """The catalog's float64 reference at ``inputs`` (default: the call's)."""
+        return catalog.reference(
+            self.op, *(self.inputs if inputs is None else inputs), **self.params
+        )
+
+    def finite(self) -> np.ndarray | None:
+        """Where the reference is finite, for an op whose reference is -inf / NaN on purpose
+        (``OpSpec.nonfinite_outputs``; None for every other op): only those outputs carry a
+        derivative."""
+        return np.isfinite(self.expected()) if self.spec.nonfinite_outputs else None
+
     def tolerance(self) -> tuple[float, float]:
         """``(rtol, atol)`` for this op in this dtype (:func:`harness.tolerances.for_op`)."""
         return tolerances.for_op(self.op, self.dtype)
@@ -91,9 +110,10 @@ class Call:
     def cotangent(self, shape: Sequence[int] | None = None) -> np.ndarray:
         """The seeded standard-normal cotangent ``v``, by default of the output's shape."""
         if shape is None:
-            shape = np.shape(catalog.reference(self.op, *self.inputs))
+            shape = np.shape(self.expected())
         (v,) = strat.directions(self.seed, [tuple(shape)], self.dtype, stream=0)
-        return v
+        finite = self.finite()
+        return v if finite is None else np.where(finite, v, 0).astype(v.dtype)
 
     def directions(self, stream: int) -> list[np.ndarray]:
         """Seeded directions, one per differentiable argument (stream 1: ``u``, 2: ``w``)."""
@@ -111,7 +131,7 @@ class Call:
         the call's), shape-checked against the inputs."""
         target = target or self.target
         xs = list(inputs) or self.inputs
-        _, grads = _vjp(target, self.op, xs, v, self.argnums)
+        _, grads = _vjp(target, self.fn(target), xs, v, self.argnums)
         _check_grad_shapes(grads, xs, self.argnums, self.ctx)
         return grads
 
@@ -124,20 +144,30 @@ def open_call(
     oracle: str,
     seed: int,
     reference: Target | None,
+    params: Mapping[str, Any] | None = None,
 ) -> Call:
-    """The opening every op oracle shares: look the op up, check the arity, find the dtype."""
+    """The opening every op oracle shares: look the op up, check the arity and the
+    parameters' names (those not given take their defaults), find the dtype."""
     spec = catalog.get(op)
     xs = [np.asarray(x) for x in inputs]
     if len(xs) != spec.arity:
         raise ValueError(f"op {op!r} takes {spec.arity} inputs, got {len(xs)}")
+    unknown = set(params or {}) - set(spec.params)
+    if unknown:
+        raise ValueError(
+            f"op {op!r} has no parameter {sorted(unknown)[0]!r}; its parameters: "
+            f"{', '.join(spec.params) or 'none'}"
+        )
+    full = spec.defaults() | dict(params or {})
     dtype = _float_dtype(spec, xs)
     ref = reference.name if reference is not None else None
-    ctx = Context(target.name, op, oracle, dtype, tuple(xs), seed, ref)
-    return Call(target, spec, dtype, xs, ctx, seed, reference)
+    ctx = Context(target.name, op, oracle, dtype, tuple(xs), seed, ref, tuple(full.items()))
+    return Call(target, spec, dtype, xs, ctx, seed, reference, full)
 
 
 class OpOracle:
-    """An op oracle: ``oracle(target, op, inputs, *, seed=0, reference=None) -> Agreement``.
+    """An op oracle: ``oracle(target, op, inputs, *, seed=0, reference=None, params=None)
+    -> Agreement`` (``params``: the op's parameters, defaults where not given).
 
     Wraps a comparison ``body(call)`` in the opening every op oracle shares: a
     ``needs_reference`` oracle without a reference target is NotApplicable; the call is
@@ -175,13 +205,14 @@ class OpOracle:
         *,
         seed: int = 0,
         reference: Target | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Agreement:
         """Check ``op`` of ``target`` on ``inputs``; raise OracleFailure if it disagrees."""
         if self.needs_reference and reference is None:
             raise NotApplicable("no reference target (no backend declares reference_priority)")
         call = open_call(
             target, op, inputs, oracle=self.name, seed=seed,
-            reference=reference if self.uses_reference else None,
+            reference=reference if self.uses_reference else None, params=params,
         )  # fmt: skip
         require(target, op, call.dtype, capability=self.capability)
         return self.body(call)
@@ -214,9 +245,12 @@ def op_oracle(
 
 
 def _vjp(
-    target: Target, op: str, inputs: Sequence[np.ndarray], v: np.ndarray, argnums: Sequence[int]
+    target: Target,
+    fn: Callable[..., Any],
+    inputs: Sequence[np.ndarray],
+    v: np.ndarray,
+    argnums: Sequence[int],
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    fn = target.backend.ops()[op]
     value, grads = target.backend.vjp(
         fn, list(inputs), v, device=target.device, argnums=list(argnums)
     )
@@ -266,9 +300,9 @@ def _check_grad_shapes(
 @op_oracle()
 def forward(call: Call) -> Agreement:
     """Forward value against the catalog's float64 NumPy reference."""
-    target, op, dtype = call.target, call.op, call.dtype
-    expected = catalog.reference(op, *call.inputs)
-    fn = target.backend.ops()[op]
+    target, dtype = call.target, call.dtype
+    expected = call.expected()
+    fn = call.fn()
     backend = target.backend
     out = backend.to_numpy(fn(*(backend.asarray(x, target.device) for x in call.inputs)))
     rtol, atol = call.tolerance()
@@ -311,7 +345,9 @@ def _against_reference(call: Call, what: str) -> Agreement:
     require(reference, op, ref_dtype)
     v = call.cotangent()
     grads = call.vjp(v)
-    _, ref_grads = _vjp(reference, op, call.inputs_in(ref_dtype), v.astype(ref_dtype), call.argnums)
+    _, ref_grads = _vjp(
+        reference, call.fn(reference), call.inputs_in(ref_dtype), v.astype(ref_dtype), call.argnums
+    )
     rtol, atol = call.tolerance()
     atol *= _vjp_scale(v)
     results = []
@@ -418,18 +454,21 @@ def _against_differences(
 @op_oracle(uses_differences=True)
 def finite_differences(call: Call) -> Agreement:
     """``<u, VJP(v)>`` against float64 central differences of the NumPy reference."""
-    op, argnums = call.op, call.argnums
+    argnums = call.argnums
     x64 = call.inputs_in("float64")
     v = call.cotangent()
     us = call.directions(stream=1)
     grads = call.vjp(v)
     v64 = v.astype(np.float64)
+    finite = call.finite()
 
     def phi(t: float) -> tuple[float, float]:
         xs = list(x64)
         for i, u in zip(argnums, us, strict=True):
             xs[i] = x64[i] + t * u.astype(np.float64)
-        f = catalog.reference(op, *xs)
+        f = call.expected(xs)
+        if finite is not None:  # outputs without a derivative (their cotangent is 0)
+            f = np.where(finite, f, 0.0)
         return _dot(f, v64), float(np.sum(np.abs(f) * np.abs(v64)))
 
     return _against_differences(
@@ -442,10 +481,10 @@ def finite_differences(call: Call) -> Agreement:
 def jvp_vjp(call: Call) -> Agreement:
     """Forward against reverse mode: ``<JVP(u), v> = <u, VJP(v)>``."""
     target, ctx = call.target, call.ctx
-    out_shape = np.shape(catalog.reference(call.op, *call.inputs))
+    out_shape = np.shape(call.expected())
     v = call.cotangent(out_shape)
     us = call.directions(stream=1)
-    fn = target.backend.ops()[call.op]
+    fn = call.fn()
     _, tangent = target.backend.jvp(
         fn, call.inputs, us, device=target.device, argnums=list(call.argnums)
     )
@@ -456,6 +495,9 @@ def jvp_vjp(call: Call) -> Agreement:
             failure_report(ctx, f"JVP has shape {tangent.shape}, expected {out_shape}", ag, 0, 0),
             ag,
         )
+    finite = call.finite()
+    if finite is not None:  # outputs without a derivative: their tangent is left out
+        tangent = np.where(finite, tangent, 0.0)
     grads = call.vjp(v)
     rtol, atol = call.tolerance()
     lhs = _dot(tangent, v)
@@ -497,7 +539,7 @@ def second_order(call: Call) -> Agreement:
     v = call.cotangent()
     us = call.directions(stream=1)
     ws = call.directions(stream=2)
-    fn = target.backend.ops()[op]
+    fn = call.fn()
     hvp = target.backend.vjp_vjp(
         fn, call.inputs, v, ws, device=target.device, argnums=list(argnums)
     )
@@ -510,7 +552,7 @@ def second_order(call: Call) -> Agreement:
         xs = list(x64)
         for i, u in zip(argnums, us, strict=True):
             xs[i] = x64[i] + t * u.astype(np.float64)
-        _, g = _vjp(first, op, xs, v64, argnums)
+        _, g = _vjp(first, call.fn(first), xs, v64, argnums)
         return (
             sum(_dot(gi, w) for gi, w in zip(g, ws, strict=True)),
             sum(_dot(np.abs(gi), np.abs(w)) for gi, w in zip(g, ws, strict=True)),

@@ -427,7 +427,7 @@ _SAME_NAME_METHODS = (
     "norm view_as reshape_as flatten squeeze unsqueeze permute transpose t movedim expand "
     "expand_as broadcast_to gather scatter_add split chunk clone eq ne lt le gt ge "
     "logical_and logical_or logical_not add_ sub_ mul_ div_ pow_ neg_ relu_ clamp_ fill_ "
-    "zero_ copy_ uniform_ normal_"
+    "zero_ copy_ uniform_ normal_ erf expm1 cumsum prod masked_fill index_add"
 ).split()
 _RENAMED_METHODS = {
     "clip": "clamp", "swapaxes": "transpose", "clip_": "clamp_",

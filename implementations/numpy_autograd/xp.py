@@ -36,6 +36,17 @@ class _Numpy:
     softmax = staticmethod(ops.softmax_array)
     gather = staticmethod(ops.gather_array)
     index_scatter = staticmethod(ops.index_scatter_array)
+    fold = staticmethod(ops.fold_array)
+    unfold = staticmethod(ops.unfold_array)
+    prod_others = staticmethod(ops.prod_others_array)
+
+    @staticmethod
+    def cumsum(g: Any, ax: int) -> Any:
+        return np.cumsum(g, axis=ax)
+
+    @staticmethod
+    def einsum(spec: str, *arrays: Any) -> Any:
+        return np.einsum(spec, *arrays)
 
     @staticmethod
     def clamp_min(x: Any, v: float) -> Any:
@@ -69,6 +80,11 @@ class _Graph:
     softmax = staticmethod(ops.softmax)
     index_scatter = staticmethod(ops.index_scatter)
     permute = staticmethod(ops.permute)
+    fold = staticmethod(ops.fold)
+    unfold = staticmethod(ops.unfold)
+    prod_others = staticmethod(ops.prod_others)
+    cumsum = staticmethod(ops.cumsum)
+    einsum = staticmethod(ops.einsum)
 
     @staticmethod
     def clamp_min(x: Any, v: float) -> Any:

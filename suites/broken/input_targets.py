@@ -16,6 +16,9 @@ draws inside the catalog's domains rarely look:
   over the stretched axes counted from the left of the result (the operand's own axis
   numbers), not from the right: right for same-rank operands, wrong values of the right
   shape for ``(2, 1)`` against ``(3, 1, 2)``.
+* :class:`IgnoresStrides` -- ``asarray`` copies the input's memory in the order it lies in
+  and reshapes it as if it were C-ordered (a raw-buffer copy that drops the strides): right
+  for every C-contiguous input, transposed values for a Fortran-ordered or reversed one.
 """
 
 from __future__ import annotations
@@ -152,3 +155,11 @@ class WrongAxisBroadcast(_BrokenOp):
         return value, [
             wrong_axis_reduce(grads[i], xs[i].shape).astype(xs[i].dtype) for i in argnums
         ]
+
+
+class IgnoresStrides(Wrapped):
+    """See the module docstring."""
+
+    def asarray(self, x: np.ndarray, device: str) -> Any:
+        x = np.asarray(x)
+        return self.inner.asarray(np.ravel(x, order="K").reshape(x.shape), device)

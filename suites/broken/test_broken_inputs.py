@@ -15,6 +15,7 @@ from harness import oracles
 from harness.discovery import Target
 
 from .input_targets import (
+    IgnoresStrides,
     LeakyRelu,
     MaxTiesFull,
     NaiveLogsumexp,
@@ -107,3 +108,18 @@ def test_wrong_broadcast_axis_is_caught(inner: Target, oracle: str, cover: bool)
         if line.startswith("  arg ")
     }
     assert len(ranks) == 2, message
+
+
+def test_layout_bug_is_caught_and_reproduced(inner: Target) -> None:
+    """A target that drops the strides of a non-contiguous input fails on the covering set's
+    transposed case, and the printed reproducer, run as it is, fails the same way: the
+    literal rebuilds the layout, not only the values."""
+    broken = as_target(IgnoresStrides(inner.backend, "broken-strides"), inner.device)
+    message = _fails("forward", broken, "exp", "float64", inner)
+    snippet = message.split("reproducer:", 1)[1]
+    assert "oracles.with_strides(" in snippet, snippet
+    snippet = snippet.replace(f'discovery.get_target("{broken.name}")', "broken")
+    snippet = snippet.replace(f'discovery.get_target("{inner.name}")', "inner")
+    with pytest.raises(oracles.OracleFailure):
+        exec(snippet, {"broken": broken, "inner": inner})
+    assert _check("forward", inner, "exp", "float64", inner).worst.passed  # type: ignore[attr-defined]

@@ -116,3 +116,23 @@ def test_importing_harness_imports_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_a_selection_loads_only_the_backends_it_names() -> None:
+    """``--targets numpy`` imports no other framework; the default reference loads the
+    backends of the highest declared priority only (here torch, when it is installed)."""
+    code = (
+        "import sys\n"
+        "from harness import discovery\n"
+        "assert discovery.select('numpy:cpu').targets[0].name == 'numpy:cpu'\n"
+        "assert 'jax' not in sys.modules and 'torch' not in sys.modules, 'imported'\n"
+        "ref = discovery.default_reference()\n"
+        "print(ref.name if ref else None, 'jax' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    ).stdout.split()
+    expected = discovery.default_reference()
+    assert out[0] == (expected.name if expected else "None")
+    jax_first = expected is not None and expected.backend_name == "jax"
+    assert out[1] == str(jax_first)  # the reference never needed JAX's start-up

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import catalog, covering, oracles, profiles, strategies
+from harness import catalog, covering, oracles, profiles, shape_rules, strategies
 
 OPS = list(catalog.CATALOG)
 DTYPES = ["float32", "float64"]
@@ -38,7 +38,7 @@ def test_random_draws_are_never_empty(name: str) -> None:
     @settings(max_examples=20, derandomize=True, database=None, deadline=None)
     @given(st.data(), st.sampled_from(DTYPES), st.booleans())
     def check(data: st.DataObject, dtype: str, compact: bool) -> None:
-        inputs = data.draw(strategies.op_inputs(op, dtype, compact))
+        inputs, _ = data.draw(strategies.op_draws(op, dtype, compact))
         assert all(x.size > 0 for x in inputs), [x.shape for x in inputs]
 
     check()
@@ -83,12 +83,23 @@ def test_covering_set_keeps_its_promises(name: str, dtype: str) -> None:
         if op.separate and all(x.size for x in c.inputs):
             a, b = (c.inputs[i].astype(np.float64) for i in op.diff_argnums[:2])
             assert np.all(np.abs(a - b) >= op.margin * (1 - 1e-6)), c.label
-        value = catalog.reference(op.name, *c.inputs)
-        assert np.all(np.isfinite(value)), (c.label, c.inputs)
+        value = catalog.reference(op.name, *c.inputs, **c.params)
+        assert op.nonfinite_outputs or np.all(np.isfinite(value)), (c.label, c.inputs)
     by = {c.label: c for c in cases}
     empties = [c for c in cases if any(x.size == 0 for x in c.inputs)]
     rule = f"broadcast{op.arity}" if op.shapes == "broadcast" else op.shapes
-    assert len(empties) == (1 if rule in covering.EMPTY else 0), labels
+    allows_empty = rule in covering.EMPTY or rule in shape_rules.EMPTY
+    assert len(empties) == (1 if allows_empty else 0), labels
+    for name, choices in op.params.items():  # every other value of a parameter, once
+        for value in choices[1:]:
+            case = by[f"param:{name}={value}"]
+            assert case.params == op.defaults() | {name: value}
+            catalog.reference(op.name, *case.inputs, **case.params)
+    if any(a.kind == "mask" for a in op.args):  # a fully masked row
+        mask = next(
+            x for x, a in zip(by["mask:rows"].inputs, op.args, strict=True) if a.kind == "mask"
+        )
+        assert mask.reshape(-1, mask.shape[-1])[0].all()
     for label in ("transposed", "strided"):
         arrays = [x for x in by[label].inputs if x.ndim and x.size > 1]
         assert arrays and not any(x.flags.c_contiguous for x in arrays), label

@@ -14,12 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import catalog, divergences, oracles, parity_report, strategies
+from harness import catalog, covering, divergences, oracles, parity_report, shape_rules, strategies
 
 OPS = list(catalog.CATALOG)
 
 
-def _check_inputs(op: catalog.OpSpec, inputs: tuple[np.ndarray, ...], dtype: str) -> None:
+def _check_inputs(
+    op: catalog.OpSpec, inputs: tuple[np.ndarray, ...], dtype: str, params: dict | None = None
+) -> None:
     assert len(inputs) == op.arity
     for spec, x in zip(op.args, inputs, strict=True):
         if spec.kind == "float":
@@ -43,9 +45,17 @@ def _check_inputs(op: catalog.OpSpec, inputs: tuple[np.ndarray, ...], dtype: str
             assert np.all(gaps >= op.margin * (1 - 1e-6))
         if op.distinct_all and x.size > 1:
             assert np.all(np.diff(np.sort(x.reshape(-1))) >= op.margin * (1 - 1e-6))
-    # The catalog's NumPy reference accepts every drawn input and gives a finite value.
-    value = catalog.reference(op.name, *inputs)
-    assert np.all(np.isfinite(value)), (op.name, inputs)
+    if op.spread_input and inputs[0].size > 1:
+        assert np.all(
+            np.diff(np.sort(inputs[0].reshape(-1).astype(np.float64))) >= op.margin * (1 - 1e-6)
+        )
+    assert set(params or {}) == set(op.params)
+    for name, value in (params or {}).items():
+        assert value in op.params[name], (op.name, name, value)
+    # The catalog's NumPy reference accepts every drawn input and gives a finite value (but
+    # where the op is -inf / NaN on purpose: a masked softmax).
+    value = catalog.reference(op.name, *inputs, **(params or {}))
+    assert op.nonfinite_outputs or np.all(np.isfinite(value)), (op.name, inputs)
 
 
 @pytest.mark.parametrize("name", OPS)
@@ -56,7 +66,8 @@ def test_strategies_respect_the_catalog(name: str) -> None:
     @settings(max_examples=20, derandomize=True, database=None, deadline=None)
     @given(st.data(), st.sampled_from(["float32", "float64"]), st.booleans())
     def check(data: st.DataObject, dtype: str, compact: bool) -> None:
-        _check_inputs(op, data.draw(strategies.op_inputs(op, dtype, compact)), dtype)
+        inputs, params = data.draw(strategies.op_draws(op, dtype, compact))
+        _check_inputs(op, inputs, dtype, params)
 
     check()
 
@@ -87,6 +98,10 @@ def test_free_shapes_cover_scalars_size1_and_broadcasting() -> None:
 def test_compact_menus_fit_every_op() -> None:
     """Every compact entry has one shape per argument and shapes that broadcast / multiply."""
     for op in catalog.CATALOG.values():
+        if op.shapes in shape_rules.RULES:  # one fixed shape per parameter choice
+            shapes = shape_rules.base(op.shapes, op.defaults())
+            assert len(shapes) == op.arity and all(0 not in s for s in shapes), op.name
+            continue
         menu = f"broadcast{op.arity}" if op.shapes == "broadcast" else op.shapes
         for entry in strategies.COMPACT[menu]:
             assert len(entry) == (1 if op.shapes == "same" else op.arity), (op.name, entry)
@@ -158,6 +173,24 @@ def test_literal_round_trips() -> None:
     ):
         b = eval(oracles.literal(a), {"np": np})
         assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
+
+
+def test_literal_rebuilds_non_contiguous_layouts() -> None:
+    """The covering set's transposed and strided inputs come back with their strides, so a
+    bug that shows only on a non-contiguous input shows in the reproducer too."""
+    base = np.arange(12, dtype=np.float32).reshape(3, 4) - 5.5
+    for a in (
+        covering.transposed(base),
+        covering.transposed(base[0]),
+        covering.strided(base),
+        covering.strided(base[:, 0]),
+        base.T,
+        base[::-1, ::2],
+    ):
+        assert not a.flags.c_contiguous
+        b = eval(oracles.literal(a), {"np": np, "oracles": oracles})
+        assert b.dtype == a.dtype and b.shape == a.shape and np.array_equal(a, b)
+        assert b.strides == a.strides
 
 
 def test_report_merges_renders_and_writes(tmp_path) -> None:

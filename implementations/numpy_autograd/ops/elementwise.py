@@ -161,3 +161,15 @@ def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> 
 
 
 clip = clamp
+
+
+def erf(input: Tensor) -> Tensor:
+    """The error function (scipy's kernel; gradient ``2/sqrt(pi) exp(-x**2)``)."""
+    from scipy import special
+
+    return _unary("erf", special.erf, input)
+
+
+def expm1(input: Tensor) -> Tensor:
+    """``exp(input) - 1``, accurate near 0."""
+    return _unary("expm1", np.expm1, input)

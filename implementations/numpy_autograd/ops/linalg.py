@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from typing import Any
 
 import numpy as np
 
@@ -98,3 +99,38 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         except ValueError:
             raise broadcast_error(out, bias._data) from None
     return _record("linear", out, (input, weight, bias))
+
+
+def _einsum_subscripts(equation: str, n: int) -> tuple[tuple[str, ...], str]:
+    eq = equation.replace(" ", "")
+    if "." in eq:
+        raise NotImplementedError("einsum: ellipsis ('...') is not supported by this engine")
+    lhs, arrow, rhs = eq.partition("->")
+    ins = tuple(lhs.split(","))
+    if len(ins) != n:
+        raise RuntimeError(
+            f"einsum(): {len(ins)} subscripts in the equation for {n} operands ({equation!r})"
+        )
+    if not arrow:  # implicit output: the letters seen once, alphabetically (NumPy's rule)
+        letters = "".join(ins)
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    for s in ins:
+        if len(set(s)) != len(s):
+            raise NotImplementedError(
+                f"einsum: a repeated subscript within one operand ({s!r}, a diagonal) is not "
+                "supported by this engine"
+            )
+    return ins, rhs
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation (``torch.einsum(equation, *operands)``; operands may also come as
+    one list), every operand's subscripts distinct, no ellipsis."""
+    if len(operands) == 1 and isinstance(operands[0], list | tuple):
+        operands = tuple(operands[0])
+    ts = [_operand(t) for t in operands]
+    ins, out = _einsum_subscripts(equation, len(ts))
+    dt = dtypes.result_type(*ts) if len(ts) > 1 else ts[0]._data.dtype
+    arrays = [t._data.astype(dt, copy=False) for t in ts]
+    result = np.einsum(",".join(ins) + "->" + out, *arrays, optimize=len(ts) > 2)
+    return _record("einsum", result, tuple(ts), (ins, out))

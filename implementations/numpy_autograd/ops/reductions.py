@@ -236,3 +236,53 @@ def norm(input: Tensor, p: float = 2, dim: Any = None, keepdim: bool = False) ->
     if p == 2:
         return sqrt(sum(input * input, dim, keepdim))
     return pow(sum(pow(abs(input), p), dim, keepdim), 1.0 / p)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Inclusive prefix sums along ``dim``."""
+    xd = input._data if dtype is None else input._data.astype(dtypes.canonical(dtype))
+    if xd.dtype.kind == "b":
+        xd = xd.astype(dtypes.int64)
+    if xd.ndim == 0:
+        return _record("clone", xd.copy(), (input,))
+    ax = norm_dim(dim, xd.ndim)
+    return _record("cumsum", np.cumsum(xd, axis=ax), (input,), ax)
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Any:
+    """Product of the elements (all, flattened, by default; else along ``dim``)."""
+    if dim is None:
+        from .shapes import reshape
+
+        return prod(reshape(input, (-1,)), 0, dtype=dtype)
+    xd = input._data if dtype is None else input._data.astype(dtypes.canonical(dtype))
+    if xd.ndim == 0:
+        return _record("clone", xd.copy(), (input,))
+    ax = norm_dim(dim, xd.ndim)
+    return _record("prod", np.prod(xd, axis=ax, keepdims=keepdim), (input,), (ax, keepdim))
+
+
+def prod_others_array(xd: np.ndarray, ax: int) -> np.ndarray:
+    """Per element, the product of the other elements along ``ax`` (exclusive prefix times
+    exclusive suffix products: exact where elements are 0, no division)."""
+    n = xd.shape[ax]
+    if n == 0:
+        return np.ones_like(xd)
+    ones = np.ones_like(np.take(xd, [0], axis=ax))
+    left = np.cumprod(np.concatenate([ones, np.take(xd, range(n - 1), axis=ax)], axis=ax), ax)
+    flipped = np.flip(xd, ax)
+    right = np.cumprod(np.concatenate([ones, np.take(flipped, range(n - 1), axis=ax)], axis=ax), ax)
+    return left * np.flip(right, ax)
+
+
+def prod_others(input: Tensor, ax: int) -> Tensor:
+    """:func:`prod_others_array`, recorded as products (differentiable again): each element's
+    row with itself replaced by 1, multiplied out along a new trailing axis."""
+    from .arithmetic import where
+    from .shapes import movedim, unsqueeze
+
+    n = input._data.shape[ax]
+    eye = np.eye(n, dtype=bool)
+    moved = movedim(input, ax, -1)  # (..., n)
+    rows = where(eye, 1.0, unsqueeze(moved, -2))  # (..., n, n): row i lacks x_i
+    return movedim(prod(rows, -1), -1, ax)

@@ -426,3 +426,37 @@ def _setitem_op(key: tuple[Any, ...], advanced: bool) -> Any:
         return _record("setitem", out, (a, value), (key, advanced))
 
     return op
+
+
+def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:
+    """``input`` with ``value`` where the bool ``mask`` (broadcast to it) is True; no gradient
+    flows to the filled positions."""
+    from .arithmetic import where
+
+    m = _operand(mask)._data
+    if m.dtype != np.bool_:
+        raise RuntimeError(
+            f"masked_fill only supports boolean masks, but got mask with dtype {m.dtype}"
+        )
+    if isinstance(value, Tensor):
+        value = value._data.item()
+    return where(_make(m), value, input)
+
+
+def index_add(input: Tensor, dim: int, index: Any, source: Tensor, *, alpha: float = 1) -> Tensor:
+    """``input`` with ``alpha * source`` added along ``dim`` at the 1-D ``index`` (repeated
+    indices accumulate)."""
+    from .arithmetic import add, mul
+
+    idx = _operand(index)._data
+    if idx.ndim != 1 or idx.dtype.kind not in "iu":
+        raise IndexError("index_add_(): Index is supposed to be a vector of int64")
+    ax = norm_dim(dim, input.ndim)
+    if source._data.shape[ax] != idx.shape[0]:
+        raise RuntimeError(
+            f"index_add_(): Number of indices ({idx.shape[0]}) should be equal to "
+            f"source.size(dim) ({source._data.shape[ax]})"
+        )
+    key = (slice(None),) * ax + (idx,)
+    src = source if alpha == 1 else mul(source, alpha)
+    return add(input, index_scatter(src, key, True, input._data.shape))

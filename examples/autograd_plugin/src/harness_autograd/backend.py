@@ -88,9 +88,10 @@ class AutogradBackend(Backend):
         return self._ops
 
     def unsupported_reasons(self) -> Mapping[str, str]:
-        from harness_autograd.ops import UNSUPPORTED
+        from harness import catalog
+        from harness_autograd.ops import UNSUPPORTED_REASON
 
-        return UNSUPPORTED
+        return {name: UNSUPPORTED_REASON for name in catalog.CATALOG if name not in self._ops}
 
     def _zeros_if_none(self, g: Any, like: np.ndarray) -> np.ndarray:
         return np.zeros_like(like) if g is None else self.to_numpy(g)

@@ -15,8 +15,11 @@ import numpy as np
 
 Op = Callable[..., Any]
 
-UNSUPPORTED: dict[str, str] = {}
-"""Catalog ops this backend leaves out, with the reason (none: autograd covers them all)."""
+UNSUPPORTED_REASON = (
+    "not ported to HIPS autograd in this example: the catalog's neural-network ops "
+    "(convolution, pooling, normalization, attention, scatters) came later"
+)
+"""Why this backend leaves out a catalog op: every op outside :func:`build_ops`'s table."""
 
 
 def _logsumexp(x: Any, keepdims: bool = False) -> Any:

@@ -1,103 +1,11 @@
-"""The op catalog: every op the harness checks, as data.
-
-Each :class:`OpSpec` names an op, its arguments (kind, value domain, differentiability,
-points to keep away from), the shape rule that draws compatible shapes, and a float64
-NumPy reference. Backends map these names to their own functions in
-:meth:`harness.contract.Backend.ops`; every argument is positional and an array.
-
-Shape rules (``OpSpec.shapes``) -- what the input strategies must produce:
-
-``any``           one array of any shape, scalars and size-0 dimensions included
-``nonempty``      one array with at least one element
-``vector``        one array of at least 1 dimension (size-0 last dimension allowed)
-``rows``          one array of at least 1 dimension whose last dimension is >= 1
-``rows2``         like ``rows`` with last dimension >= 2 (unbiased variance)
-``matrix``        one 2-D array
-``broadcast``     n arrays whose shapes broadcast together (NumPy rules)
-``same``          n arrays of one shape (at least one element)
-``matmul``        (m, k) and (k, n)
-``bmm``           (b, m, k) and (b, k, n)
-``mv``            (m, k) and (k,)
-``linear``        x (n, i), weight (o, i), bias (o,)
-``cat``           two arrays equal except in dimension 0
-``take``          x of at least 1 dimension with dim 0 >= 1, int64 indices into dim 0
-``gather``        x (n, c), int64 indices (n, k) with values in [0, c)
-``classify``      logits (n, c) with n, c >= 1, int64 labels (n,) in [0, c)
-
-Argument kinds: ``float`` (drawn in the op's dtype), ``index`` (int64, filled by the shape
-rule), ``mask`` (bool). Only ``float`` arguments with ``differentiable=True`` get gradients.
-"""
+"""The catalog's first ops: elementwise, broadcasting, linear algebra, reductions, shapes and
+losses (:data:`OPS`), each with its float64 NumPy reference."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class ArgSpec:
-    """One positional argument of an op."""
-
-    kind: str = "float"
-    domain: tuple[float, float] = (-2.0, 2.0)
-    differentiable: bool = True
-    kinks: tuple[float, ...] = ()
-    """Non-differentiable points: drawn values stay at least ``OpSpec.margin`` away."""
-    extremes: tuple[str, ...] = ()
-    """Magnitude regions near the dtype's limits that the covering set
-    (:mod:`harness.covering`) also tries, outside ``domain`` on purpose: names of
-    :data:`harness.covering.EXTREMES` (``exp_range``, ``large``, ``tiny_huge``, ``near01``)."""
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """A per-dtype override of :data:`harness.tolerances.DEFAULT` with its reason."""
-
-    rtol: float
-    atol: float
-    reason: str
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """One op of the catalog (see the module docstring for the shape rules)."""
-
-    name: str
-    args: tuple[ArgSpec, ...]
-    shapes: str
-    reference: Callable[..., np.ndarray]
-    doc: str
-    margin: float = 1e-2
-    separate: bool = False
-    """Differentiable float args must differ elementwise by ``margin`` (no max/min ties)."""
-    distinct_last: bool = False
-    """Values along the last axis differ by ``margin`` (max/min reductions: no ties)."""
-    distinct_all: bool = False
-    """All values differ by ``margin`` (global max)."""
-    tolerances: Mapping[str, Tolerance] = field(default_factory=dict)
-    second_order: bool = True
-    """Worth a second-order check (False for ops whose Hessian is zero or ill-defined)."""
-
-    @property
-    def arity(self) -> int:
-        """Number of positional arguments."""
-        return len(self.args)
-
-    @property
-    def diff_argnums(self) -> tuple[int, ...]:
-        """Indices of the differentiable arguments."""
-        return tuple(i for i, a in enumerate(self.args) if a.kind == "float" and a.differentiable)
-
-
-F = ArgSpec()
-POS = ArgSpec(domain=(0.1, 3.0))
-# Where a missing max-shift overflows, or a cast to a narrower type inside the op shows.
-LARGE = ArgSpec(extremes=("large",))
-TARGET01 = ArgSpec(domain=(0.0, 1.0), differentiable=False)
-INDEX = ArgSpec(kind="index", differentiable=False)
-MASK = ArgSpec(kind="mask", differentiable=False)
+from harness.catalog.spec import INDEX, LARGE, MASK, POS, TARGET01, ArgSpec, F, OpSpec, Tolerance
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -134,7 +42,7 @@ _LOOSE_TRANSCENDENTAL = {
     )
 }
 
-_OPS: list[OpSpec] = [
+OPS: list[OpSpec] = [
     # --- unary elementwise --------------------------------------------------------
     OpSpec("neg", (F,), "any", np.negative, "-x", second_order=False),
     OpSpec("abs", (ArgSpec(kinks=(0.0,)),), "any", np.abs, "|x|", second_order=False),
@@ -424,24 +332,3 @@ _OPS: list[OpSpec] = [
         second_order=False,
     ),
 ]
-
-CATALOG: dict[str, OpSpec] = {op.name: op for op in _OPS}
-"""Every op, by name, in catalog order."""
-
-
-def get(name: str) -> OpSpec:
-    """The op called ``name``; an unknown name is a KeyError listing the valid ones."""
-    try:
-        return CATALOG[name]
-    except KeyError:
-        raise KeyError(f"unknown op {name!r}; valid ops: {', '.join(CATALOG)}") from None
-
-
-def reference(name: str, *args: np.ndarray) -> np.ndarray:
-    """The float64 NumPy reference of op ``name`` (float arguments are cast to float64)."""
-    op = get(name)
-    cast = [
-        np.asarray(a, dtype=np.float64) if spec.kind == "float" else np.asarray(a)
-        for a, spec in zip(args, op.args, strict=True)
-    ]
-    return np.asarray(op.reference(*cast), dtype=np.float64)

@@ -514,3 +514,8 @@ def _cross_entropy(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
 def _nll_loss(g: Any, node: Any, xp: Any) -> tuple[Any, ...]:
     reduction, weights, denom, onehot = node.ctx
     return (-(onehot * _row_scale(g, reduction, weights, denom)), None)
+
+
+# The VJPs of the neural-network ops (windows, normalization statistics, erf, scans) live
+# in their own module; importing it registers them.
+from . import nn as _nn  # noqa: E402,F401

@@ -1,0 +1,76 @@
+"""The JAX backend compiles its own ops' VJP / JVP / second order once per op and shape
+(``JaxBackend._compiled``): the compiled programs give the eager path's numbers, and a
+second example of the same shapes compiles nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness import catalog
+from harness.discovery import get_target
+
+from .test_jax_backend import _inputs
+from .test_jax_training import _count_compiles
+
+JAX = get_target("jax:cpu").backend
+OPS = ("tanh", "mul", "where", "gather", "softmax", "cross_entropy")
+"""Unary, broadcasting, a bool mask, integer indices, a reduction, a loss with labels."""
+
+
+def _eager(name: str) -> Callable[..., Any]:
+    """The op under a wrapper the backend does not know: it runs eagerly."""
+    fn = JAX.ops()[name]
+    return lambda *a: fn(*a)
+
+
+def _all(
+    name: str, fn: Callable[..., Any], xs: list[np.ndarray], seed: int, backend: Any = JAX
+) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    op = catalog.get(name)
+    argnums = op.diff_argnums
+    v = rng.standard_normal(np.shape(catalog.reference(name, *xs)))
+    ws = [rng.standard_normal(xs[i].shape).astype(xs[i].dtype) for i in argnums]
+    out, grads = backend.vjp(fn, xs, v, device="cpu", argnums=argnums)
+    results = [out, *grads, *backend.jvp(fn, xs, ws, device="cpu", argnums=argnums)]
+    if op.second_order:
+        results += backend.vjp_vjp(fn, xs, v, ws, device="cpu", argnums=argnums)
+    return [np.asarray(r) for r in results]
+
+
+@pytest.mark.parametrize("name", OPS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_compiled_transforms_give_the_eager_numbers(name: str, dtype: str) -> None:
+    op = catalog.get(name)
+    xs = [
+        x.astype(dtype) if a.kind == "float" else x
+        for a, x in zip(op.args, _inputs(op, np.random.default_rng(0)), strict=True)
+    ]
+    compiled = _all(name, JAX.ops()[name], xs, 1)
+    eager = _all(name, _eager(name), xs, 1)
+    assert len(compiled) == len(eager)
+    for c, e in zip(compiled, eager, strict=True):
+        assert c.dtype == e.dtype and c.shape == e.shape
+        # XLA fuses a compiled program's elementwise chains and reorders its sums: measured
+        # up to 3.7 ulps of the array's scale (softmax's second order, float32), no more.
+        scale = float(np.max(np.abs(e), initial=0.0))
+        np.testing.assert_allclose(c, e, rtol=0, atol=16 * float(np.finfo(dtype).eps) * scale)
+
+
+@pytest.mark.parametrize("name", OPS)
+def test_a_second_example_of_the_same_shapes_compiles_nothing(name: str) -> None:
+    op = catalog.get(name)
+    rng = np.random.default_rng(2)
+    first, second = _inputs(op, rng), _inputs(op, rng)
+    fresh = type(JAX)()  # its own programs: nothing compiled by an earlier test
+    fresh.load()
+    with _count_compiles() as warm:
+        _all(name, fresh.ops()[name], first, 3, fresh)
+    with _count_compiles() as again:
+        _all(name, fresh.ops()[name], second, 4, fresh)
+    assert warm, "the listener sees the first example's compilations"
+    assert not again, f"{len(again)} compilations for new values of the same shapes"
