@@ -123,9 +123,32 @@ def counts(rows: Iterable[Row]) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items()))
 
 
+def canonical(rows: Iterable[Row]) -> list[Row]:
+    """``rows`` sorted by target, kind, subject (catalog order for ops), oracle (the
+    registry's order) and dtype."""
+    known = registry.names()
+    ordered = list(rows)
+    subjects = {
+        kind: {s: i for i, s in enumerate(_subject_order(kind, [r.subject for r in ordered]))}
+        for kind in {r.kind for r in ordered}
+    }
+
+    def key(r: Row) -> tuple[Any, ...]:
+        oracle = known.index(r.oracle) if r.oracle in known else len(known)
+        dtype = DTYPES.index(r.dtype) if r.dtype in DTYPES else len(DTYPES)
+        subject = subjects[r.kind][r.subject]
+        return (r.target, r.kind, subject, r.subject, oracle, r.oracle, dtype, r.dtype)
+
+    return sorted(ordered, key=key)
+
+
 def build_json(rows: Sequence[Row], meta: dict[str, Any], stale: Sequence[str] = ()) -> dict:
-    """The report: ``results[target][subject][oracle][dtype]`` plus a flat list and counts."""
-    rows = merge(rows)
+    """The report: ``results[target][subject][oracle][dtype]`` plus a flat list and counts.
+
+    Rows are in one canonical order (:func:`canonical`), whatever order they arrived in:
+    a run split over pytest-xdist workers writes the serial run's report.
+    """
+    rows = canonical(merge(rows))
     nested: dict[str, Any] = {}
     for r in rows:
         nested.setdefault(r.target, {}).setdefault(r.subject, {}).setdefault(r.oracle, {})[
