@@ -19,10 +19,13 @@ from harness.implementations.numpy_autograd import nn
 from harness.implementations.numpy_autograd.utils.data import DataLoader, Sampler, TensorDataset
 
 from harness.contract import History
+from harness.implementations import torch_models
 from harness.workload import OptimizerSpec, Workload
 
 
 def _model(workload: Workload, dtype: Any) -> nn.Module:
+    if not workload.model.is_linear_stack:
+        return torch_models.build(workload.model.layers, workload.init_params, torch, dtype)
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[workload.model.activation]
     sizes = workload.model.sizes
     layers: list[nn.Module] = []
@@ -38,10 +41,9 @@ def _model(workload: Workload, dtype: Any) -> nn.Module:
 
 
 def _optimizer(o: OptimizerSpec, params: Any) -> Any:
-    if o.kind == "adam":
-        return torch.optim.Adam(
-            params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
-        )
+    if o.kind in ("adam", "adamw"):
+        cls = torch.optim.AdamW if o.kind == "adamw" else torch.optim.Adam
+        return cls(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
     return torch.optim.SGD(
         params,
         lr=o.lr,
@@ -84,7 +86,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
     torch.manual_seed(workload.spec.get("seed", 0))
     model = _model(workload, dtype)
     opt = _optimizer(workload.optimizer, model.parameters())
-    loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+    loss_fn = torch_models.loss_module(workload.model, nn)
 
     step_loss: list[np.ndarray] = []
     train_loss, test_acc, epoch_s = [], [], []

@@ -17,12 +17,17 @@ from typing import Any
 import numpy as np
 
 from harness.contract import History
+from harness.implementations import torch_models
 from harness.workload import OptimizerSpec, Workload
 
 
 def _model(workload: Workload, dtype: Any, device: str) -> Any:
     import torch
     from torch import nn
+
+    if not workload.model.is_linear_stack:
+        built = torch_models.build(workload.model.layers, workload.init_params, torch, dtype)
+        return built.to(device)
 
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[workload.model.activation]
     sizes = workload.model.sizes
@@ -41,10 +46,9 @@ def _model(workload: Workload, dtype: Any, device: str) -> Any:
 def _optimizer(o: OptimizerSpec, params: Any) -> Any:
     import torch
 
-    if o.kind == "adam":
-        return torch.optim.Adam(
-            params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
-        )
+    if o.kind in ("adam", "adamw"):
+        cls = torch.optim.AdamW if o.kind == "adamw" else torch.optim.Adam
+        return cls(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
     return torch.optim.SGD(
         params,
         lr=o.lr,
@@ -118,7 +122,7 @@ def train(
     with _deterministic(device):
         model = _model(workload, dtype, device)
         opt = _optimizer(workload.optimizer, model.parameters())
-        loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+        loss_fn = torch_models.loss_module(workload.model, nn)
 
         step_loss: list[np.ndarray] = []
         train_loss, test_acc, epoch_s = [], [], []
