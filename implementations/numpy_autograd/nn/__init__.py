@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from ..nn import functional, init
+from ..nn import functional, init, utils
 from ..nn.activation import (
+    GELU,
     LeakyReLU,
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Tanh,
 )
+from ..nn.conv import Conv1d, Conv2d
+from ..nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from ..nn.pooling import AvgPool2d, MaxPool2d
+from ..nn.sparse import Embedding
 from ..nn.container import ModuleList, Sequential
-from ..nn.layers import Dropout, Flatten
+from ..nn.layers import Dropout, Flatten, Unflatten
 from ..nn.linear import Identity, Linear
 from ..nn.loss import (
     BCELoss,
@@ -26,26 +32,39 @@ from ..nn.module import Module
 from ..nn.parameter import Parameter
 
 __all__ = [
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GELU",
+    "GroupNorm",
     "Identity",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "NLLLoss",
     "Parameter",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Softplus",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
+    "utils",
 ]
