@@ -176,8 +176,9 @@ def train(
 
     def evaluate(params: Any, stats: Any, x_tr: Any, y_tr: Any, x_te: Any, y_te: Any) -> Any:
         train_loss = _loss(forward(layers, params, stats, x_tr, False)[0], y_tr)
-        pred = jnp.argmax(forward(layers, params, stats, x_te, False)[0], -1)
-        return train_loss, jnp.mean((pred == y_te).astype(jnp.float64))
+        logits = forward(layers, params, stats, x_te, False)[0]
+        pred = jnp.argmax(logits, -1)
+        return train_loss, jnp.mean((pred == y_te).astype(jnp.float64)), _loss(logits, y_te)
 
     def put(a: Any) -> Any:
         return jax.device_put(a, dev)
@@ -200,7 +201,7 @@ def train(
         evaluate_c = jax.jit(evaluate).lower(params, stats, x_tr, y_tr, x_te, y_te).compile()
         compile_s = time.perf_counter() - t0
 
-        step_loss, train_loss, test_acc, epoch_s = [], [], [], []
+        step_loss, train_loss, test_acc, test_loss, epoch_s = [], [], [], [], []
         for e, epoch in enumerate(batches):
             start = time.perf_counter()
             losses = []
@@ -212,8 +213,9 @@ def train(
             jax.block_until_ready((params, stats, opt_state, losses))
             epoch_s.append(time.perf_counter() - start)
             step_loss.append(np.asarray(losses, dtype=np.float64))
-            loss_e, acc = evaluate_c(params, stats, x_tr, y_tr, x_te, y_te)
+            loss_e, acc, loss_te = evaluate_c(params, stats, x_tr, y_tr, x_te, y_te)
             train_loss.append(float(loss_e))
+            test_loss.append(float(loss_te))
             test_acc.append(float(acc))
             if on_epoch is not None:
                 on_epoch(e)
@@ -222,6 +224,7 @@ def train(
         step_loss=np.concatenate(step_loss),
         epoch_train_loss=np.asarray(train_loss, dtype=np.float64),
         epoch_test_acc=np.asarray(test_acc, dtype=np.float64),
+        epoch_test_loss=np.asarray(test_loss, dtype=np.float64),
         final_params=[np.array(p, copy=True) for p in params],
         epoch_s=np.asarray(epoch_s, dtype=np.float64),
         compile_s=compile_s,

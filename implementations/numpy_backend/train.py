@@ -89,7 +89,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
     loss_fn = torch_models.loss_module(workload.model, nn)
 
     step_loss: list[np.ndarray] = []
-    train_loss, test_acc, epoch_s = [], [], []
+    train_loss, test_acc, test_loss, epoch_s = [], [], [], []
     for epoch_batches in workload.batches:
         idx = [tensor(b) for b in epoch_batches]
         loader = DataLoader(dataset, sampler=_EpochBatches(idx), batch_size=None)
@@ -108,6 +108,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
         with torch.no_grad():
             train_loss.append(float(loss_fn(model(x_train), y_train)))
             out = model(x_test)
+            test_loss.append(float(loss_fn(out, y_test)))
             pred = (out > 0).to(y_test.dtype) if binary else out.argmax(-1)
             test_acc.append(float((pred == y_test).double().mean()))
         if on_epoch is not None:
@@ -117,6 +118,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
         step_loss=np.concatenate(step_loss),
         epoch_train_loss=np.asarray(train_loss),
         epoch_test_acc=np.asarray(test_acc),
+        epoch_test_loss=np.asarray(test_loss),
         final_params=[p.detach().numpy().copy() for p in model.parameters()],
         epoch_s=np.asarray(epoch_s),
         compile_s=None,
