@@ -19,6 +19,7 @@ prediction ``argmax``). Both losses use ``reduction="mean"`` over the batch.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -161,7 +162,7 @@ def parse_model(
     if text == "gpt":
         return ModelSpec((n_features, n_classes), layers=arch.gpt(n_classes, n_features))
     if text in image_models:
-        side = int(round(np.sqrt(n_features)))
+        side = math.isqrt(n_features)
         if side * side != n_features or side % 2:
             raise WorkloadError(
                 f"model {text!r} needs square images of even side (digits: 8x8); dataset "

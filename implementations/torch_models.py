@@ -23,7 +23,7 @@ def _modules(torch: Any) -> dict[str, Any]:
     """The composite modules (embeddings, transformer block) on the namespace ``torch``."""
     nn, F = torch.nn, torch.nn.functional
 
-    class Embed(nn.Module):  # type: ignore[misc, name-defined]
+    class Embed(nn.Module):  # type: ignore[name-defined]
         """Token plus position embeddings of an int64 ``(B, T)`` batch."""
 
         def __init__(self, vocab: int, d: int, context: int) -> None:
@@ -35,7 +35,7 @@ def _modules(torch: Any) -> dict[str, Any]:
             positions = torch.arange(idx.shape[1])
             return self.tok(idx) + self.pos(positions)
 
-    class Block(nn.Module):  # type: ignore[misc, name-defined]
+    class Block(nn.Module):  # type: ignore[name-defined]
         """Pre-norm causal self-attention and GELU MLP, each with a residual."""
 
         def __init__(self, d: int, heads: int, ff: int) -> None:

@@ -50,9 +50,7 @@ def _block(p: list[Any], x: Any, heads: int) -> Any:
     hd = d // heads
     h = _norm(x, (-1,))[0] * ln1w + ln1b
     qkv = jnp.matmul(h, qkvw.T, precision=hi) + qkvb
-    q, k, v = (
-        a.reshape(b, t, heads, hd).transpose(0, 2, 1, 3) for a in jnp.split(qkv, 3, axis=-1)
-    )
+    q, k, v = (a.reshape(b, t, heads, hd).transpose(0, 2, 1, 3) for a in jnp.split(qkv, 3, axis=-1))
     scores = jnp.matmul(q, k.transpose(0, 1, 3, 2), precision=hi) * (1 / math.sqrt(hd))
     causal = jnp.tril(jnp.ones((t, t), dtype=bool))
     scores = jnp.where(causal, scores, -jnp.inf)
@@ -152,9 +150,7 @@ def _loss(logits: Any, y: Any) -> Any:
     return -jnp.mean(jnp.take_along_axis(logp, y.reshape(-1)[:, None], axis=1))
 
 
-def train(
-    workload: Workload, dev: Any, tx: Any, on_epoch: Callable[[int], None] | None
-) -> History:
+def train(workload: Workload, dev: Any, tx: Any, on_epoch: Callable[[int], None] | None) -> History:
     """Train a layered workload on the JAX device ``dev`` with optax transformation ``tx``."""
     import jax
     import jax.numpy as jnp

@@ -257,9 +257,7 @@ def make_optimizer(spec: OptimizerSpec) -> Any:
         elif spec.momentum:
             chain.append(optax.trace(decay=spec.momentum, nesterov=spec.nesterov))
     else:
-        raise ValueError(
-            f"unknown optimizer kind {spec.kind!r}; valid choices: sgd, adam, adamw"
-        )
+        raise ValueError(f"unknown optimizer kind {spec.kind!r}; valid choices: sgd, adam, adamw")
     chain.append(optax.scale(-spec.lr))
     return optax.chain(*chain)
 

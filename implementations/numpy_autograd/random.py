@@ -88,7 +88,11 @@ def rand(
 ) -> Tensor:
     """Uniform samples in ``[0, 1)``."""
     check_device(device)
-    a = numpy_rng(generator).random(_shape_args(_size_or_keyword(shape, size))).astype(_float(dtype))
+    a = (
+        numpy_rng(generator)
+        .random(_shape_args(_size_or_keyword(shape, size)))
+        .astype(_float(dtype))
+    )
     return _finish(a, requires_grad)
 
 
@@ -102,7 +106,11 @@ def randn(
 ) -> Tensor:
     """Standard normal samples."""
     check_device(device)
-    a = numpy_rng(generator).standard_normal(_shape_args(_size_or_keyword(shape, size))).astype(_float(dtype))
+    a = (
+        numpy_rng(generator)
+        .standard_normal(_shape_args(_size_or_keyword(shape, size)))
+        .astype(_float(dtype))
+    )
     return _finish(a, requires_grad)
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import harness.implementations.numpy_autograd as torch
 import numpy as np
+from harness.implementations import torch_models
 from harness.implementations.numpy_autograd import nn
 from harness.implementations.numpy_autograd.utils.data import DataLoader, Sampler, TensorDataset
 
 from harness.contract import History
-from harness.implementations import torch_models
 from harness.workload import OptimizerSpec, Workload
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+from harness.implementations import torch_models
 
 from harness.contract import History
-from harness.implementations import torch_models
 from harness.workload import OptimizerSpec, Workload
 
 

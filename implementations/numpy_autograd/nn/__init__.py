@@ -14,11 +14,8 @@ from ..nn.activation import (
     Softplus,
     Tanh,
 )
-from ..nn.conv import Conv1d, Conv2d
-from ..nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
-from ..nn.pooling import AvgPool2d, MaxPool2d
-from ..nn.sparse import Embedding
 from ..nn.container import ModuleList, Sequential
+from ..nn.conv import Conv1d, Conv2d
 from ..nn.layers import Dropout, Flatten, Unflatten
 from ..nn.linear import Identity, Linear
 from ..nn.loss import (
@@ -29,9 +26,13 @@ from ..nn.loss import (
     NLLLoss,
 )
 from ..nn.module import Module
+from ..nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ..nn.parameter import Parameter
+from ..nn.pooling import AvgPool2d, MaxPool2d
+from ..nn.sparse import Embedding
 
 __all__ = [
+    "GELU",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -43,7 +44,6 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
-    "GELU",
     "GroupNorm",
     "Identity",
     "LayerNorm",

@@ -58,13 +58,15 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.normalized_shape}, eps={self.eps}, "
-            f"elementwise_affine={self.elementwise_affine}"
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )
 
 
 class _BatchNorm(Module):
     _ndims: tuple[int, ...] = ()
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
 
     def __init__(
         self,
@@ -90,9 +92,7 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", creation.zeros(num_features, dtype=dt))
             self.register_buffer("running_var", creation.ones(num_features, dtype=dt))
-            self.register_buffer(
-                "num_batches_tracked", creation.tensor(0, dtype=dtypes.int64)
-            )
+            self.register_buffer("num_batches_tracked", creation.tensor(0, dtype=dtypes.int64))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -100,11 +100,12 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         """Running mean 0, variance 1, no batches tracked."""
-        if self.track_running_stats:
+        rm, rv, nb = self.running_mean, self.running_var, self.num_batches_tracked
+        if rm is not None and rv is not None and nb is not None:
             with no_grad():
-                self.running_mean.zero_()
-                self.running_var.fill_(1.0)
-                self.num_batches_tracked.zero_()
+                rm.zero_()
+                rv.fill_(1.0)
+                nb.zero_()
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim not in self._ndims:
