@@ -2,11 +2,11 @@
 
 Every field of :class:`harness.workload.OptimizerSpec` changes PyTorch's update rule
 somewhere (``momentum``, ``dampening``, ``nesterov``, ``weight_decay`` for SGD; ``betas``,
-``eps``, ``weight_decay`` for Adam, and AdamW's decoupled ``weight_decay``), yet a
-training run with a default setting never reaches that code. :data:`OPTIMIZER_CASES` is
-the grid of every field at its default and at a non-default value, in every combination
-PyTorch accepts (:data:`INVALID_CASES` lists the ones it refuses, with its reason).
-:func:`update_rule` drives :meth:`harness.contract.Backend.optimizer_step` from the same seeded parameters and
+``eps``, ``weight_decay`` for Adam, and AdamW's decoupled ``weight_decay``), yet a training
+run with a default setting never reaches that code. :data:`OPTIMIZER_CASES` is the grid of
+every field at its default and at a non-default value, in every combination PyTorch accepts
+(:data:`INVALID_CASES` lists the ones it refuses, with its reason). :func:`update_rule`
+drives :meth:`harness.contract.Backend.optimizer_step` from the same seeded parameters and
 gradients on the target and on the reference target (float64), for :data:`STEPS` steps (the
 first step initialises the momentum buffer and Adam's moments, later ones use them), and
 compares every parameter after every step.
