@@ -112,6 +112,9 @@ class History:
     compile_s: float | None = None
     """Seconds spent compiling before the first epoch, for compiled backends."""
     meta: dict[str, Any] = field(default_factory=dict)
+    epoch_test_loss: np.ndarray | None = None
+    """The loss on the whole test split after each epoch (evaluation mode), where the
+    backend reports it (the layered models' quality bar for ``gpt`` is its validation loss)."""
     rank_epoch_params: list[list[list[np.ndarray]]] | None = None
     """Data-parallel runs: ``[epoch][rank]`` -> that rank's parameters after the epoch."""
     rank_step_checksums: np.ndarray | None = None

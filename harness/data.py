@@ -2,6 +2,9 @@
 
 scikit-learn ships breast_cancer and digits, so nothing is downloaded at run time.
 ``synthetic:NxD`` is ``make_classification`` with N rows and D features (binary).
+``sonnets`` is a text corpus written into the repository (``harness/corpora/sonnets.txt``:
+fourteen of Shakespeare's sonnets, 1609, public domain) cut into fixed-length windows of
+characters for next-character prediction (:func:`load_text`).
 """
 
 from __future__ import annotations
@@ -12,8 +15,13 @@ from functools import lru_cache
 
 import numpy as np
 
-DATASETS = ("breast_cancer", "digits", "synthetic:NxD")
+DATASETS = ("breast_cancer", "digits", "synthetic:NxD", "sonnets")
 """Valid dataset names (``synthetic:NxD`` with integers N >= 10 and D >= 2)."""
+
+CORPORA = ("sonnets",)
+"""Text datasets: rows are windows of :data:`CONTEXT` character ids, labels the next ids."""
+CONTEXT = 16
+"""Characters per window (the transformer's context length)."""
 
 _SYNTHETIC = re.compile(r"^synthetic:(\d+)x(\d+)$")
 
@@ -35,14 +43,21 @@ class Dataset:
         """Number of input features."""
         return int(self.x_train.shape[1])
 
+    @property
+    def is_text(self) -> bool:
+        """Rows are int64 token windows (labels: the next token at every position)."""
+        return self.x_train.dtype.kind == "i"
+
     def astype(self, dtype: str) -> Dataset:
-        """The same data with features (and binary labels) in ``dtype``."""
+        """The same data with float features (and binary labels) in ``dtype``; token ids
+        stay int64."""
         y_cast = (lambda y: y.astype(dtype)) if self.n_classes == 2 else (lambda y: y)
+        x_cast = (lambda x: x) if self.is_text else (lambda x: x.astype(dtype))
         return Dataset(
             self.name,
-            self.x_train.astype(dtype),
+            x_cast(self.x_train),
             y_cast(self.y_train),
-            self.x_test.astype(dtype),
+            x_cast(self.x_test),
             y_cast(self.y_test),
             self.n_classes,
             self.seed,
@@ -51,7 +66,7 @@ class Dataset:
 
 def validate_name(name: str) -> None:
     """Raise ValueError naming the valid choices if ``name`` is not a dataset."""
-    if name in ("breast_cancer", "digits"):
+    if name in ("breast_cancer", "digits") or name in CORPORA:
         return
     m = _SYNTHETIC.match(name)
     if m and int(m.group(1)) >= 10 and int(m.group(2)) >= 2:
@@ -88,11 +103,35 @@ def _raw(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def corpus_text(name: str) -> str:
+    """The text of corpus ``name`` (shipped in ``harness/corpora``)."""
+    from importlib import resources
+
+    return (resources.files("harness") / "corpora" / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def _load_text(name: str, seed: int) -> Dataset:
+    """Non-overlapping windows of :data:`CONTEXT` characters (ids: the sorted distinct
+    characters), labels the same windows shifted by one; a seeded 80/20 split of windows."""
+    text = corpus_text(name)
+    vocab = sorted(set(text))
+    ids = np.array([vocab.index(c) for c in text], dtype=np.int64)
+    starts = np.arange(0, len(ids) - CONTEXT - 1, CONTEXT)
+    x = np.stack([ids[s : s + CONTEXT] for s in starts])
+    y = np.stack([ids[s + 1 : s + CONTEXT + 1] for s in starts])
+    perm = np.random.default_rng([seed, 3]).permutation(len(x))
+    n_test = len(x) // 5
+    test, train = perm[:n_test], perm[n_test:]
+    return Dataset(name, x[train], y[train], x[test], y[test], len(vocab), seed)
+
+
 @lru_cache(maxsize=16)
 def _load64(name: str, seed: int) -> Dataset:
     from sklearn.model_selection import train_test_split
 
     validate_name(name)
+    if name in CORPORA:
+        return _load_text(name, seed)
     x, y = _raw(name, seed)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.2, stratify=y, random_state=seed)
     mean = x_tr.mean(axis=0)

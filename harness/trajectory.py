@@ -22,6 +22,11 @@ order) must produce the same per-step loss up to rounding. Step ``k`` agrees whe
   margin of 5x over the first and 2.3x over the second, harder comparison, while the
   bugs the suites must catch (a wrong gradient, a sum-for-mean loss, a wrong momentum
   rule, a dropped partial batch) differ by 1e-2 or more within a few steps.
+* The layered models (issue 15: ``cnn``, ``cnn-bn`` on digits, ``gpt`` on sonnets, the
+  training suite's mini-batch cases, 135/135/60 steps) stay far inside the same tolerance:
+  worst float32 ``scaled difference / sqrt(k + 1)`` against torch's float64 run 1.6e-6
+  (the engine, cnn-bn, momentum), float64 at most 6.1e-14 (jax, cnn-bn), so one rule
+  serves every model and no looser tolerance was needed.
 * float64 uses ``rtol0 = 1e-9`` with no growth: float64 runs must agree to 1e-9 relative at
   every step over 100 epochs (measured: at most 1.1e-12).
 

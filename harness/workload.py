@@ -5,8 +5,12 @@ backend: the split and standardized data, the model's layer sizes and loss, the 
 and its hyper-parameters, the dtype, the seeded initial parameters (NumPy, PyTorch's
 ``nn.Linear`` layout) and the seeded batch order (one int64 index array per step).
 
-The model is always a stack of linear layers: ``sizes = (in, h1, ..., out)`` with the
-activation between layers and none after the last. Its output is a logit: ``out == 1``
+The model is a backend-neutral sequence of layers (:mod:`harness.architectures`): a stack of
+linear layers (``logreg``, ``mlp``: ``sizes = (in, h1, ..., out)`` with the activation between
+layers and none after the last), a small convolutional network on square images (``cnn``,
+``cnn-bn`` with BatchNorm) or a tiny decoder-only transformer on a text corpus (``gpt``,
+whose rows are token windows and whose loss is the mean over every position's next-token
+cross-entropy). Its output is a logit: ``out == 1``
 uses binary cross-entropy on logits (``BCEWithLogitsLoss``, labels float 0/1, prediction
 ``logit > 0``); ``out > 1`` uses softmax cross-entropy (``CrossEntropyLoss``, int64 labels,
 prediction ``argmax``). Both losses use ``reduction="mean"`` over the batch.
@@ -15,22 +19,26 @@ prediction ``argmax``). Both losses use ``reduction="mean"`` over the batch.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from harness import architectures as arch
 from harness import data as data_mod
 
-MODELS = ("logreg", "mlp:H1,H2,...")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+MODELS = ("logreg", "mlp:H1,H2,...", "cnn", "cnn-bn", "gpt")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 MODES = ("batch", "minibatch")
 DTYPES = ("float32", "float64")
 ACTIVATIONS = ("relu", "tanh")
 
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.01}
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adam": 0.01, "adamw": 0.01}
 """Learning rates used when none is given (chosen so 100 epochs converge on breast cancer)."""
+ADAMW_WEIGHT_DECAY = 0.01
+"""``torch.optim.AdamW``'s default weight decay, used when none is given."""
 
 _MLP = re.compile(r"^mlp(?::(\d+(?:,\d+)*))?$")
 
@@ -41,10 +49,27 @@ class WorkloadError(ValueError):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Layer sizes ``(in, h1, ..., out)``, the hidden activation and the loss."""
+    """The model: ``sizes = (in, h1, ..., out)`` (for layered models ``(in, out)``: input
+    features or context length, and logits per row or position), the hidden activation, the
+    loss and the layers every backend builds (default: the linear stack of ``sizes``)."""
 
     sizes: tuple[int, ...]
     activation: str = "relu"
+    layers: tuple[arch.Layer, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.layers:
+            object.__setattr__(self, "layers", arch.linear_stack(self.sizes, self.activation))
+
+    @property
+    def is_linear_stack(self) -> bool:
+        """Only linear layers and activations (``logreg``, ``mlp``)."""
+        return self.layers == arch.linear_stack(self.sizes, self.activation)
+
+    @property
+    def sequence(self) -> bool:
+        """Rows are token windows and the loss averages every position (``gpt``)."""
+        return any(layer.kind == "embed" for layer in self.layers)
 
     @property
     def loss(self) -> str:
@@ -67,6 +92,8 @@ class OptimizerSpec:
     """
 
     kind: str
+    """``"sgd"``, ``"adam"`` or ``"adamw"`` (``torch.optim.AdamW``: weight decay decoupled,
+    ``p *= 1 - lr * weight_decay`` before the Adam step)."""
     lr: float
     momentum: float = 0.0
     dampening: float = 0.0
@@ -107,13 +134,43 @@ class Workload:
         return len(self.batches[0]) if self.batches else 0
 
 
-def parse_model(text: str, n_features: int, n_classes: int, activation: str = "relu") -> ModelSpec:
-    """``"logreg"`` or ``"mlp:H1,H2,..."`` (default ``mlp`` = ``mlp:64,32``) to a ModelSpec."""
+def parse_model(
+    text: str,
+    n_features: int,
+    n_classes: int,
+    activation: str = "relu",
+    *,
+    dataset: str = "",
+    is_text: bool = False,
+) -> ModelSpec:
+    """``"logreg"``, ``"mlp:H1,H2,..."`` (default ``mlp`` = ``mlp:64,32``), ``"cnn"``,
+    ``"cnn-bn"`` (features an even-sided square image) or ``"gpt"`` (a text dataset,
+    ``is_text``) to a ModelSpec; a model the dataset cannot feed is an error naming both."""
     if activation not in ACTIVATIONS:
         raise WorkloadError(
             f"unknown activation {activation!r}; valid choices: {', '.join(ACTIVATIONS)}"
         )
     out = 1 if n_classes == 2 else n_classes
+    text_models, image_models = ("gpt",), ("cnn", "cnn-bn")
+    if is_text != (text in text_models):
+        fits = text_models if is_text else tuple(m for m in MODELS if m not in text_models)
+        raise WorkloadError(
+            f"model {text!r} does not fit dataset {dataset or '?'!r}"
+            f" ({'a text corpus' if is_text else 'feature rows'}); valid choices for it: "
+            f"{', '.join(fits)}; text datasets: {', '.join(data_mod.CORPORA)}"
+        )
+    if text == "gpt":
+        return ModelSpec((n_features, n_classes), layers=arch.gpt(n_classes, n_features))
+    if text in image_models:
+        side = math.isqrt(n_features)
+        if side * side != n_features or side % 2:
+            raise WorkloadError(
+                f"model {text!r} needs square images of even side (digits: 8x8); dataset "
+                f"{dataset or '?'!r} has {n_features} features; valid choices for it: "
+                f"logreg, mlp:H1,H2,..."
+            )
+        layers = arch.cnn(out, (1, side, side), batchnorm=text == "cnn-bn")
+        return ModelSpec((n_features, out), layers=layers)
     if text == "logreg":
         return ModelSpec((n_features, out), activation)
     m = _MLP.match(text)
@@ -131,14 +188,15 @@ def make_optimizer(
     name: str,
     lr: float | None = None,
     *,
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
     momentum: float | None = None,
     dampening: float = 0.0,
     nesterov: bool | None = None,
     betas: tuple[float, float] | None = None,
     eps: float | None = None,
 ) -> OptimizerSpec:
-    """``sgd`` (plain), ``momentum`` (0.9), ``nesterov`` (0.9) or ``adam`` with PyTorch defaults.
+    """``sgd`` (plain), ``momentum`` (0.9), ``nesterov`` (0.9), ``adam`` or ``adamw`` (weight
+    decay 0.01 unless given, as ``torch.optim.AdamW``) with PyTorch defaults.
 
     The keyword values override the preset's (``None``: keep it). PyTorch's own rules are
     enforced: SGD options with ``adam`` and Adam options with the SGD family are errors, and
@@ -147,22 +205,25 @@ def make_optimizer(
     if name not in OPTIMIZERS:
         raise WorkloadError(f"unknown optimizer {name!r}; valid choices: {', '.join(OPTIMIZERS)}")
     lr = DEFAULT_LR[name] if lr is None else lr
+    weight_decay_given = weight_decay
+    weight_decay = 0.0 if weight_decay is None else weight_decay
     if not (lr > 0 and np.isfinite(lr)):
         raise WorkloadError(f"learning rate must be a positive number, got {lr}")
     if not (weight_decay >= 0 and np.isfinite(weight_decay)):
         raise WorkloadError(f"weight decay must be a number >= 0, got {weight_decay}")
-    if name == "adam":
+    if name in ("adam", "adamw"):
         if momentum is not None or nesterov is not None or dampening:
-            raise WorkloadError("momentum, dampening and nesterov are SGD options, not adam's")
+            raise WorkloadError(f"momentum, dampening and nesterov are SGD options, not {name}'s")
         b = (0.9, 0.999) if betas is None else betas
         if not all(0 <= x < 1 for x in b):
             raise WorkloadError(f"betas must each be in [0, 1), got {b}")
         e = 1e-8 if eps is None else eps
         if not (e >= 0 and np.isfinite(e)):
             raise WorkloadError(f"eps must be a number >= 0, got {e}")
-        return OptimizerSpec("adam", lr, weight_decay=weight_decay, betas=b, eps=e)
+        wd = ADAMW_WEIGHT_DECAY if name == "adamw" and weight_decay_given is None else weight_decay
+        return OptimizerSpec(name, lr, weight_decay=wd, betas=b, eps=e)
     if betas is not None or eps is not None:
-        raise WorkloadError(f"betas and eps are adam options, not {name}'s")
+        raise WorkloadError(f"betas and eps are adam and adamw options, not {name}'s")
     mu = (0.0 if name == "sgd" else 0.9) if momentum is None else momentum
     nest = (name == "nesterov") if nesterov is None else nesterov
     if not (mu >= 0 and np.isfinite(mu)):
@@ -232,7 +293,7 @@ def build(
     dtype: str = "float32",
     seed: int = 0,
     activation: str = "relu",
-    weight_decay: float = 0.0,
+    weight_decay: float | None = None,
     momentum: float | None = None,
     dampening: float = 0.0,
     nesterov: bool | None = None,
@@ -265,7 +326,9 @@ def build(
     if epochs < 1:
         raise WorkloadError(f"epochs must be a positive integer, got {epochs}")
     ds = data_mod.load(dataset, seed=seed, dtype=dtype)
-    spec_model = parse_model(model, ds.n_features, ds.n_classes, activation)
+    spec_model = parse_model(
+        model, ds.n_features, ds.n_classes, activation, dataset=dataset, is_text=ds.is_text
+    )
     batches = batch_order(len(ds.x_train), mode, epochs, seed, batch_size)
     spec = {
         "dataset": dataset,
@@ -289,6 +352,6 @@ def build(
         model=spec_model,
         optimizer=opt,
         dtype=dtype,
-        init_params=init_params(spec_model.sizes, seed, dtype),
+        init_params=arch.init_params(spec_model.layers, seed, dtype),
         batches=batches,
     )

@@ -24,7 +24,14 @@ from harness.cli import UsageError, add_targets_argument
 from harness.data import DATASETS
 from harness.plan import mode_label
 from harness.progress import LineProgress, RichProgress
-from harness.workload import ACTIVATIONS, DEFAULT_LR, DTYPES, MODELS, OPTIMIZERS
+from harness.workload import (
+    ACTIVATIONS,
+    ADAMW_WEIGHT_DECAY,
+    DEFAULT_LR,
+    DTYPES,
+    MODELS,
+    OPTIMIZERS,
+)
 
 NAME = "compare"
 HELP = "train every target side by side (full batch and mini-batch) and compare with a reference"
@@ -202,12 +209,13 @@ def _check_conflicts(args: argparse.Namespace, modes: tuple[str, ...]) -> None:
         if v is not None
     ]
     adam_only = [o for o, v in (("--betas", args.betas), ("--eps", args.eps)) if v is not None]
-    if args.optimizer == "adam" and sgd_only:
+    adam_family = ("adam", "adamw")
+    if args.optimizer in adam_family and sgd_only:
         raise UsageError(
-            f"{', '.join(sgd_only)}: SGD options, not for --optimizer adam "
-            "(adam takes --lr, --betas, --eps, --weight-decay)"
+            f"{', '.join(sgd_only)}: SGD options, not for --optimizer {args.optimizer} "
+            f"({args.optimizer} takes --lr, --betas, --eps, --weight-decay)"
         )
-    if args.optimizer in OPTIMIZERS and args.optimizer != "adam" and adam_only:
+    if args.optimizer in OPTIMIZERS and args.optimizer not in adam_family and adam_only:
         raise UsageError(
             f"{', '.join(adam_only)}: adam options, not for --optimizer {args.optimizer} "
             "(use --optimizer adam, or --momentum / --dampening / --nesterov)"
@@ -216,7 +224,7 @@ def _check_conflicts(args: argparse.Namespace, modes: tuple[str, ...]) -> None:
 
 def _check_nesterov(cfg: plan_mod.CompareConfig) -> None:
     nesterov = cfg.optimizer == "nesterov" if cfg.nesterov is None else cfg.nesterov
-    if not nesterov or cfg.optimizer == "adam":
+    if not nesterov or cfg.optimizer in ("adam", "adamw"):
         return
     who = "--nesterov" if cfg.nesterov else "--optimizer nesterov"
     momentum = (
@@ -251,7 +259,9 @@ def config_from_args(args: argparse.Namespace, *, targets: str | None) -> plan_m
         dampening=0.0 if args.dampening is None else _float("--dampening", args.dampening, 0, 1),
         nesterov=args.nesterov,
         weight_decay=(
-            0.0 if args.weight_decay is None else _float("--weight-decay", args.weight_decay, 0)
+            (ADAMW_WEIGHT_DECAY if args.optimizer == "adamw" else 0.0)
+            if args.weight_decay is None
+            else _float("--weight-decay", args.weight_decay, 0)
         ),
         betas=None if args.betas is None else _betas(args.betas),
         eps=None if args.eps is None else _float("--eps", args.eps, 0),

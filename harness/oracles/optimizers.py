@@ -2,11 +2,11 @@
 
 Every field of :class:`harness.workload.OptimizerSpec` changes PyTorch's update rule
 somewhere (``momentum``, ``dampening``, ``nesterov``, ``weight_decay`` for SGD; ``betas``,
-``eps``, ``weight_decay`` for Adam), yet a training run with a default setting never reaches
-that code. :data:`OPTIMIZER_CASES` is the grid of every field at its default and at a
-non-default value, in every combination PyTorch accepts (:data:`INVALID_CASES` lists the
-ones it refuses, with its reason). :func:`update_rule` drives
-:meth:`harness.contract.Backend.optimizer_step` from the same seeded parameters and
+``eps``, ``weight_decay`` for Adam, and AdamW's decoupled ``weight_decay``), yet a training
+run with a default setting never reaches that code. :data:`OPTIMIZER_CASES` is the grid of
+every field at its default and at a non-default value, in every combination PyTorch accepts
+(:data:`INVALID_CASES` lists the ones it refuses, with its reason). :func:`update_rule`
+drives :meth:`harness.contract.Backend.optimizer_step` from the same seeded parameters and
 gradients on the target and on the reference target (float64), for :data:`STEPS` steps (the
 first step initialises the momentum buffer and Adam's moments, later ones use them), and
 compares every parameter after every step.
@@ -34,7 +34,7 @@ from harness.oracles.agreement import (
     compare_arrays,
     disagreement_lines,
 )
-from harness.workload import OptimizerSpec, WorkloadError, make_optimizer
+from harness.workload import ADAMW_WEIGHT_DECAY, OptimizerSpec, WorkloadError, make_optimizer
 
 if TYPE_CHECKING:
     from harness.discovery import Target
@@ -63,7 +63,12 @@ _ADAM_GRID: dict[str, tuple[Any, ...]] = {
     "eps": (1e-8, 1e-3),
     "weight_decay": (0.0, 0.1),
 }
-_DEFAULTS = {"sgd": OptimizerSpec("sgd", LR), "adam": OptimizerSpec("adam", LR)}
+_ADAMW_GRID: dict[str, tuple[Any, ...]] = {**_ADAM_GRID, "weight_decay": (ADAMW_WEIGHT_DECAY, 0.1)}
+_DEFAULTS = {
+    "sgd": OptimizerSpec("sgd", LR),
+    "adam": OptimizerSpec("adam", LR),
+    "adamw": OptimizerSpec("adamw", LR, weight_decay=ADAMW_WEIGHT_DECAY),
+}
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ class OptimizerCase:
     def describe(self) -> str:
         """Every field of this kind with its value, the non-default ones marked ``*``."""
         names: tuple[str, ...] = ("momentum", "dampening", "nesterov", "weight_decay")
-        if self.spec.kind == "adam":
+        if self.spec.kind in ("adam", "adamw"):
             names = ("betas", "eps", "weight_decay")
         set_ = self.fields()
         parts = [f"{k}={getattr(self.spec, k)}{'*' if k in set_ else ''}" for k in names]
@@ -105,7 +110,7 @@ class OptimizerCase:
 def _grid() -> tuple[list[OptimizerCase], list[tuple[str, str]]]:
     valid: list[OptimizerCase] = []
     invalid: list[tuple[str, str]] = []
-    for kind, grid in (("sgd", _SGD_GRID), ("adam", _ADAM_GRID)):
+    for kind, grid in (("sgd", _SGD_GRID), ("adam", _ADAM_GRID), ("adamw", _ADAMW_GRID)):
         for values in itertools.product(*grid.values()):
             options: dict[str, Any] = dict(zip(grid, values, strict=True))
             name = "momentum" if kind == "sgd" and options["momentum"] else kind
@@ -121,7 +126,7 @@ def _grid() -> tuple[list[OptimizerCase], list[tuple[str, str]]]:
 
 _VALID, _INVALID = _grid()
 OPTIMIZER_CASES: tuple[OptimizerCase, ...] = tuple(_VALID)
-"""Every combination of the grid PyTorch accepts (10 SGD, 8 Adam)."""
+"""Every combination of the grid PyTorch accepts (10 SGD, 8 Adam, 8 AdamW)."""
 INVALID_CASES: tuple[tuple[str, str], ...] = tuple(_INVALID)
 """``(label, reason)`` of the combinations PyTorch refuses (nesterov without momentum, or
 with dampening): the suite lists them as skipped with the reason."""

@@ -241,10 +241,13 @@ def make_optimizer(spec: OptimizerSpec) -> Any:
     import optax
 
     chain = []
-    if spec.weight_decay:
+    if spec.weight_decay and spec.kind != "adamw":  # L2 on the raw gradient
         chain.append(optax.add_decayed_weights(spec.weight_decay))
-    if spec.kind == "adam":
+    if spec.kind in ("adam", "adamw"):
         chain.append(optax.scale_by_adam(b1=spec.betas[0], b2=spec.betas[1], eps=spec.eps))
+        if spec.kind == "adamw" and spec.weight_decay:
+            # -lr * (adam + wd * p) = torch.optim.AdamW's p * (1 - lr * wd) - lr * adam
+            chain.append(optax.add_decayed_weights(spec.weight_decay))
     elif spec.kind == "sgd":
         if spec.nesterov and (spec.momentum <= 0 or spec.dampening != 0):
             # PyTorch raises the same error for this combination.
@@ -254,7 +257,7 @@ def make_optimizer(spec: OptimizerSpec) -> Any:
         elif spec.momentum:
             chain.append(optax.trace(decay=spec.momentum, nesterov=spec.nesterov))
     else:
-        raise ValueError(f"unknown optimizer kind {spec.kind!r}; valid choices: sgd, adam")
+        raise ValueError(f"unknown optimizer kind {spec.kind!r}; valid choices: sgd, adam, adamw")
     chain.append(optax.scale(-spec.lr))
     return optax.chain(*chain)
 
@@ -295,6 +298,12 @@ def _train(
     dev = jax_device(device)
     ds = workload.dataset
     tx = make_optimizer(workload.optimizer)
+    if not workload.model.is_linear_stack:  # cnn, gpt...: plain-JAX layers, one step a call
+        from harness.implementations.jax_backend import models
+
+        history = models.train(workload, dev, tx, on_epoch)
+        history.meta["device"] = device
+        return history
     prog = programs(workload, tx)
 
     def put(a: Any) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
-from .ops.core import _shape_args
+from .ops.core import _shape_args, _size_or_keyword
 from .tensor import Tensor, check_device
 
 
@@ -122,19 +122,37 @@ def _filled(size: Any, value: Any, dtype: Any, requires_grad: bool, device: Any)
     return _finish(np.full(_shape_args(size), value, dtype=dt), requires_grad)
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros (float32 by default)."""
-    return _filled(size, 0.0, dtype, requires_grad, device)
+def zeros(
+    *shape: Any,
+    size: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Zeros (float32 by default); the shape positionally or as ``size=``."""
+    return _filled(_size_or_keyword(shape, size), 0.0, dtype, requires_grad, device)
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(
+    *shape: Any,
+    size: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Ones (float32 by default)."""
-    return _filled(size, 1.0, dtype, requires_grad, device)
+    return _filled(_size_or_keyword(shape, size), 1.0, dtype, requires_grad, device)
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(
+    *shape: Any,
+    size: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """An uninitialized tensor (here: zeros, so results never depend on garbage)."""
-    return _filled(size, 0.0, dtype, requires_grad, device)
+    return _filled(_size_or_keyword(shape, size), 0.0, dtype, requires_grad, device)
 
 
 def full(

@@ -13,7 +13,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import dtypes
-from .ops.core import _shape_args
+from .ops.core import _shape_args, _size_or_keyword
 from .tensor import Tensor, check_device
 
 
@@ -79,7 +79,8 @@ def _finish(a: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 def rand(
-    *size: Any,
+    *shape: Any,
+    size: Any = None,
     generator: Generator | None = None,
     dtype: Any = None,
     device: Any = None,
@@ -87,12 +88,17 @@ def rand(
 ) -> Tensor:
     """Uniform samples in ``[0, 1)``."""
     check_device(device)
-    a = numpy_rng(generator).random(_shape_args(size)).astype(_float(dtype))
+    a = (
+        numpy_rng(generator)
+        .random(_shape_args(_size_or_keyword(shape, size)))
+        .astype(_float(dtype))
+    )
     return _finish(a, requires_grad)
 
 
 def randn(
-    *size: Any,
+    *shape: Any,
+    size: Any = None,
     generator: Generator | None = None,
     dtype: Any = None,
     device: Any = None,
@@ -100,7 +106,11 @@ def randn(
 ) -> Tensor:
     """Standard normal samples."""
     check_device(device)
-    a = numpy_rng(generator).standard_normal(_shape_args(size)).astype(_float(dtype))
+    a = (
+        numpy_rng(generator)
+        .standard_normal(_shape_args(_size_or_keyword(shape, size)))
+        .astype(_float(dtype))
+    )
     return _finish(a, requires_grad)
 
 

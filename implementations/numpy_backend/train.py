@@ -15,6 +15,7 @@ from typing import Any
 
 import harness.implementations.numpy_autograd as torch
 import numpy as np
+from harness.implementations import torch_models
 from harness.implementations.numpy_autograd import nn
 from harness.implementations.numpy_autograd.utils.data import DataLoader, Sampler, TensorDataset
 
@@ -23,6 +24,8 @@ from harness.workload import OptimizerSpec, Workload
 
 
 def _model(workload: Workload, dtype: Any) -> nn.Module:
+    if not workload.model.is_linear_stack:
+        return torch_models.build(workload.model.layers, workload.init_params, torch, dtype)
     act = {"relu": nn.ReLU, "tanh": nn.Tanh}[workload.model.activation]
     sizes = workload.model.sizes
     layers: list[nn.Module] = []
@@ -38,10 +41,9 @@ def _model(workload: Workload, dtype: Any) -> nn.Module:
 
 
 def _optimizer(o: OptimizerSpec, params: Any) -> Any:
-    if o.kind == "adam":
-        return torch.optim.Adam(
-            params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay
-        )
+    if o.kind in ("adam", "adamw"):
+        cls = torch.optim.AdamW if o.kind == "adamw" else torch.optim.Adam
+        return cls(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
     return torch.optim.SGD(
         params,
         lr=o.lr,
@@ -84,10 +86,10 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
     torch.manual_seed(workload.spec.get("seed", 0))
     model = _model(workload, dtype)
     opt = _optimizer(workload.optimizer, model.parameters())
-    loss_fn = nn.BCEWithLogitsLoss() if binary else nn.CrossEntropyLoss()
+    loss_fn = torch_models.loss_module(workload.model, nn)
 
     step_loss: list[np.ndarray] = []
-    train_loss, test_acc, epoch_s = [], [], []
+    train_loss, test_acc, test_loss, epoch_s = [], [], [], []
     for epoch_batches in workload.batches:
         idx = [tensor(b) for b in epoch_batches]
         loader = DataLoader(dataset, sampler=_EpochBatches(idx), batch_size=None)
@@ -106,6 +108,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
         with torch.no_grad():
             train_loss.append(float(loss_fn(model(x_train), y_train)))
             out = model(x_test)
+            test_loss.append(float(loss_fn(out, y_test)))
             pred = (out > 0).to(y_test.dtype) if binary else out.argmax(-1)
             test_acc.append(float((pred == y_test).double().mean()))
         if on_epoch is not None:
@@ -115,6 +118,7 @@ def train(workload: Workload, on_epoch: Callable[[int], None] | None = None) -> 
         step_loss=np.concatenate(step_loss),
         epoch_train_loss=np.asarray(train_loss),
         epoch_test_acc=np.asarray(test_acc),
+        epoch_test_loss=np.asarray(test_loss),
         final_params=[p.detach().numpy().copy() for p in model.parameters()],
         epoch_s=np.asarray(epoch_s),
         compile_s=None,

@@ -459,7 +459,8 @@ def test_faulty_backends_diverge_where_the_fault_is(runs: dict[str, dict[str, An
 FAST_BAD_INPUT = [
     (["--dataset", "iris"], "valid choices: breast_cancer, digits, synthetic:NxD"),
     (["--dataset", "synthetic:5x1"], "valid choices: breast_cancer, digits, synthetic:NxD"),
-    (["--model", "cnn"], "valid choices: logreg, mlp:H1,H2,..."),
+    (["--model", "resnet"], "valid choices: logreg, mlp:H1,H2,..."),
+    (["--model", "gpt"], "valid choices for it: logreg, mlp:H1,H2,..., cnn, cnn-bn"),
     (["--optimizer", "rmsprop"], "valid choices: sgd, momentum, nesterov, adam"),
     (["--mode", "half"], "valid choices: batch, minibatch, both"),
     (["--dtype", "float16"], "valid choices: float32, float64"),

@@ -61,7 +61,10 @@ def test_batch_order_full_and_mini() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"model": "cnn"}, "valid choices: logreg, mlp"),
+        ({"model": "resnet"}, "valid choices: logreg, mlp"),
+        ({"model": "cnn"}, "30 features; valid choices for it: logreg, mlp"),
+        ({"model": "gpt"}, "valid choices for it: logreg, mlp.*text datasets: sonnets"),
+        ({"dataset": "sonnets", "model": "mlp"}, "valid choices for it: gpt"),
         ({"optimizer": "rmsprop"}, "valid choices: sgd, momentum, nesterov, adam"),
         ({"mode": "online"}, "valid choices: batch, minibatch"),
         ({"dtype": "float16"}, "valid choices: float32, float64"),

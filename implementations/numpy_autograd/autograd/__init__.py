@@ -1,5 +1,5 @@
-"""``torch.autograd``: :func:`backward`, :func:`grad`, grad-mode switches, and
-:mod:`.functional` (``vjp``, ``jvp``)."""
+"""``torch.autograd``: :func:`backward`, :func:`grad`, grad-mode switches, custom
+:class:`Function` s, and :mod:`.functional` (``vjp``, ``jvp``)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from ..grad_mode import (
     set_grad_enabled,
 )
 from ..tensor import Tensor
+from .function import Function, FunctionCtx
 
 __all__ = [
+    "Function",
+    "FunctionCtx",
     "backward",
     "enable_grad",
     "grad",

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from ..nn import functional, init
+from ..nn import functional, init, utils
 from ..nn.activation import (
+    GELU,
     LeakyReLU,
     LogSoftmax,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Tanh,
 )
 from ..nn.container import ModuleList, Sequential
-from ..nn.layers import Dropout, Flatten
+from ..nn.conv import Conv1d, Conv2d
+from ..nn.layers import Dropout, Flatten, Unflatten
 from ..nn.linear import Identity, Linear
 from ..nn.loss import (
     BCELoss,
@@ -23,29 +26,45 @@ from ..nn.loss import (
     NLLLoss,
 )
 from ..nn.module import Module
+from ..nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ..nn.parameter import Parameter
+from ..nn.pooling import AvgPool2d, MaxPool2d
+from ..nn.sparse import Embedding
 
 __all__ = [
+    "GELU",
+    "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
+    "Embedding",
     "Flatten",
+    "GroupNorm",
     "Identity",
+    "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool2d",
     "Module",
     "ModuleList",
     "NLLLoss",
     "Parameter",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "Softplus",
     "Tanh",
+    "Unflatten",
     "functional",
     "init",
+    "utils",
 ]

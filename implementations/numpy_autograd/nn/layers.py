@@ -1,4 +1,4 @@
-"""Shape and regularization layers: ``nn.Flatten`` and ``nn.Dropout``."""
+"""Shape and regularization layers: ``nn.Flatten``, ``nn.Unflatten`` and ``nn.Dropout``."""
 
 from __future__ import annotations
 
@@ -37,3 +37,19 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace=False"
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, input: Tensor) -> Tensor:
+        dim = self.dim % input.ndim
+        shape = (*input.shape[:dim], *self.unflattened_size, *input.shape[dim + 1 :])
+        return ops.reshape(input, shape)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

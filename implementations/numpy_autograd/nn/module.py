@@ -79,8 +79,11 @@ class Module:
             setattr(self, name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
-        """Register a non-parameter tensor that belongs to the module's state."""
+        """Register a non-parameter tensor that belongs to the module's state (and to its
+        ``state_dict`` unless ``persistent=False``)."""
         self._buffers[name] = tensor
+        transient = self.__dict__.setdefault("_non_persistent_buffers", set())
+        (transient.discard if persistent else transient.add)(name)
         object.__setattr__(self, name, tensor)
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -205,18 +208,24 @@ class Module:
 
     # -- state -------------------------------------------------------------------------------------
     def state_dict(self, prefix: str = "") -> OrderedDict[str, Tensor]:
-        """Parameters and buffers by dotted name, detached (sharing memory, as PyTorch)."""
-        out: OrderedDict[str, Tensor] = OrderedDict()
-        for name, p in self.named_parameters(prefix=prefix):
-            out[name] = p.detach()
-        for name, b in self.named_buffers(prefix=prefix):
-            out[name] = b.detach()
-        return out
+        """Parameters and persistent buffers by dotted name, detached (sharing memory), in
+        PyTorch's order: each module's parameters, then its buffers, then its children's."""
+        return OrderedDict((k, t.detach()) for k, t in self._state_items(prefix))
+
+    def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        for mod_prefix, mod in self.named_modules(prefix=prefix):
+            dot = f"{mod_prefix}." if mod_prefix else ""
+            transient = mod.__dict__.get("_non_persistent_buffers", ())
+            for name, p in mod._parameters.items():
+                if p is not None:
+                    yield dot + name, p
+            for name, b in mod._buffers.items():
+                if b is not None and name not in transient:
+                    yield dot + name, b
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> Any:
         """Copy values into the existing parameters and buffers (shapes must match)."""
-        own: dict[str, Tensor] = dict(self.named_parameters())
-        own.update(dict(self.named_buffers()))
+        own: dict[str, Tensor] = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):

@@ -159,3 +159,13 @@ def _shape_args(shape: Sequence[Any]) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], tuple | list | Size):
         shape = shape[0]
     return tuple(builtins.int(s) for s in shape)
+
+
+def _size_or_keyword(positional: Sequence[Any], size: Any) -> tuple[Any, ...]:
+    """The shape of a creation call given positionally (``zeros(2, 3)``) or by PyTorch's
+    keyword (``zeros(size=(2, 3))``), not both."""
+    if size is None:
+        return tuple(positional)
+    if positional:
+        raise TypeError("size given both positionally and as a keyword")
+    return (size,)
