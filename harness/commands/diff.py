@@ -2,11 +2,13 @@
 
 Configuration, versions and machine (what differs), then per target and mode the final
 loss of each and the largest per-step loss difference, judged with the trajectory
-tolerance (:func:`harness.trajectory.compare`, RUN_A as the reference), and the ratio of
-steady epoch times. Exit 0 when every common target and mode agrees, 1 when their numbers
-differ beyond the tolerance (or a target and mode is in only one folder), 2 on bad input:
-a missing folder, a folder without a ``harness.compare`` report.json, or two different
-workloads (:data:`WORKLOAD_FIELDS`; the fields that differ are named).
+tolerance (:func:`harness.trajectory.compare`, RUN_A as the reference), beside RUN_A's
+baseline for that row (its reference backend's own float32 vs float64 difference on the
+same case, :class:`harness.trajectory.Baseline`: how large a difference mere rounding
+makes), and the ratio of steady epoch times. Exit 0 when every common target and mode
+agrees, 1 when their numbers differ beyond the tolerance (or a target and mode is in only
+one folder), 2 on bad input: a missing folder, a folder without a ``harness.compare``
+report.json, or two different workloads (:data:`WORKLOAD_FIELDS`; the fields that differ are named).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from harness.cli import UsageError
 from harness.contract import History
-from harness.trajectory import compare
+from harness.trajectory import Baseline, compare
 
 NAME = "diff"
 HELP = "compare two saved run folders of harness compare: config, versions, losses, timings"
@@ -92,7 +94,7 @@ def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for key in [*runs_a, *(k for k in runs_b if k not in runs_a)]:
         ra, rb = runs_a.get(key), runs_b.get(key)
-        row: dict[str, Any] = {"target": key[0], "mode": key[1]}
+        row: dict[str, Any] = {"target": key[0], "mode": key[1], "baseline": _baseline(ra)}
         ha = _history(ra) if ra else None
         hb = _history(rb) if rb else None
         if ra is None or rb is None or ha is None or hb is None:
@@ -132,6 +134,15 @@ def diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _baseline(run: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The baseline RUN_A recorded beside this row's verdict (None without one)."""
+    return ((run or {}).get("comparison") or {}).get("baseline")
+
+
+def _baseline_cell(b: dict[str, Any] | None) -> str:
+    return "-" if not b else f"{b['scaled_diff']:.2e} @{b['step']}"
+
+
 def _last(x: np.ndarray) -> float | None:
     return float(x[-1]) if x.size and math.isfinite(float(x[-1])) else None
 
@@ -156,6 +167,7 @@ def format_diff(d: dict[str, Any]) -> str:
         "final B",
         "max |dloss|",
         "max scaled",
+        "baseline A",
         "B/A time",
         "verdict",
     ]
@@ -167,6 +179,7 @@ def format_diff(d: dict[str, Any]) -> str:
             _f(r.get("final_loss_b"), ".6g"),
             _f(r.get("max_abs_diff"), ".2e"),
             _f(r.get("max_scaled_diff"), ".2e"),
+            _baseline_cell(r.get("baseline")),
             _f(r.get("time_ratio"), ".3g"),
             "same" if r["agrees"] else "differs",
         ]
@@ -177,7 +190,12 @@ def format_diff(d: dict[str, Any]) -> str:
         "  ".join(s.ljust(w) for s, w in zip(x, widths, strict=True)).rstrip()
         for x in [head, *body]
     ]
-    lines += [f"  {r['target']} {r['mode']}: {r['summary']}" for r in d["rows"] if not r["agrees"]]
+    lines += [
+        f"  {r['target']} {r['mode']}: {r['summary']}"
+        + (f" [baseline A: {Baseline(**r['baseline']).text()}]" if r.get("baseline") else "")
+        for r in d["rows"]
+        if not r["agrees"]
+    ]
     lines.append(
         "OK: the two runs agree within the trajectory tolerance" if d["ok"] else "DIFFER: see above"
     )

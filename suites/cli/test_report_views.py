@@ -231,6 +231,13 @@ def test_diff_of_runs_with_another_lr_differs_and_says_where(views: dict[str, An
     assert doc["config"]["lr"] == [0.1, 0.2]
     assert all(not r["agrees"] and r["first_differing_step"] == 1 for r in doc["rows"])
     assert all(r["time_ratio"] is not None for r in doc["rows"])
+    # Beside each verdict, run A's baseline: its reference's own float32 vs float64 difference.
+    runs = json.loads((views["a"][1] / "report.json").read_text())["runs"]
+    recorded = {(r["target"], r["mode"]): r["comparison"]["baseline"] for r in runs}
+    assert all(r["baseline"] == recorded[(r["target"], r["mode"])] for r in doc["rows"])
+    assert all(r["baseline"]["scaled_diff"] >= 0 for r in doc["rows"])
+    text = run_harness("diff", str(views["a"][1]), str(views["lr"][1])).stdout
+    assert "baseline A" in text and "float32 vs float64 on this case" in text, text
 
 
 @needs_reference
