@@ -368,6 +368,25 @@ def cases(op: str | OpSpec, dtype: str, *, finite_differences: bool = False) -> 
     ]
 
 
+def example(op: str | OpSpec, dtype: str = "float64", seed: int = 0) -> strat.OpCase:
+    """One seeded random example of ``op``: the covering set's shapes at the default
+    parameters, float values uniform over each argument's domain and fitted clear of kinks
+    and ties (:func:`harness.strategies.fit`). For self-tests of a backend that need an
+    ordinary input of every catalog op without a Hypothesis run."""
+    spec = catalog.get(op) if isinstance(op, str) else op
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"unknown dtype {dtype!r}; valid choices: float32, float64")
+    rng = np.random.default_rng(seed)
+    shapes = _base(spec)
+
+    def uniform(i: int, arg: ArgSpec) -> np.ndarray:
+        lo, hi = strat.representable(arg.domain, dtype)
+        return rng.uniform(lo, hi, shapes[i]).astype(dtype)
+
+    arrays = strat.fit(spec, _arrays(spec, shapes, dtype, uniform))
+    return strat.OpCase(tuple(arrays), seed=seed, label="example", params=spec.defaults())
+
+
 def kink_points(op: OpSpec) -> bool:
     """Whether ``op`` has non-differentiable points: kinks, or ties it must not see."""
     return bool(

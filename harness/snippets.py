@@ -32,10 +32,12 @@ def literal(a: np.ndarray) -> str:
     """Python source rebuilding ``a`` exactly (:func:`harness.oracles.agreement.literal`)."""
     from harness.oracles.agreement import literal as _literal
 
-    return _literal(a)
+    # Values only: a snippet runs without the harness, so it cannot rebuild a non-contiguous
+    # layout through ``oracles.with_strides`` (the harness reproducer beside it does).
+    return _literal(np.ascontiguousarray(a))
 
 
-__all__ = ["SnippetRequest", "literal", "op_source", "tail"]
+__all__ = ["SnippetRequest", "literal", "op_lines", "op_source", "tail"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class SnippetRequest:
     cotangent: np.ndarray | None = None
     """The cotangent pulled back (``vjp``)."""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The op's non-tensor parameters the check called it with (``stride``, ``eps``, ...)."""
 
 
 def _lambda_source(fn: types.FunctionType) -> str:
@@ -116,6 +120,16 @@ def op_source(fn: Callable[..., Any], namespaces: Mapping[str, Any], name: str =
     return _function(fn, namespaces, name, seen=set())
 
 
+def op_lines(request: SnippetRequest, namespaces: Mapping[str, Any]) -> list[str]:
+    """:func:`op_source` of ``request.fn`` as ``op``, bound to the check's parameters
+    (``op = functools.partial(op, stride=2, ...)``) when it had any."""
+    lines = op_source(request.fn, namespaces)
+    if request.params:
+        bound = ", ".join(f"{k}={v!r}" for k, v in request.params.items())
+        lines = ["import functools", *lines, f"op = functools.partial(op, {bound})"]
+    return lines
+
+
 def _function(
     fn: types.FunctionType, namespaces: Mapping[str, Any], name: str, seen: set[str]
 ) -> list[str]:
@@ -141,6 +155,10 @@ def _function(
             else:
                 raise ValueError(f"cannot name {ref} = {value!r}")
         else:
+            try:
+                ast.literal_eval(repr(value))
+            except (ValueError, SyntaxError):
+                raise ValueError(f"cannot write {ref} = {value!r} as a literal") from None
             defs.append(f"{ref} = {value!r}")
     if fn.__name__ == "<lambda>":
         body = [f"{name} = {_lambda_source(fn)}"]

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.snippets import SnippetRequest, literal, op_source, tail
+from harness.snippets import SnippetRequest, literal, op_lines, tail
 
 
 def render(request: SnippetRequest, imports: Sequence[str], namespaces: Mapping[str, Any]) -> str:
     """The snippet, with ``imports`` (which bind the aliases of ``namespaces``) first."""
     dev = request.device
-    lines = ["import numpy as np", *imports, *op_source(request.fn, namespaces), ""]
+    lines = ["import numpy as np", *imports, *op_lines(request, namespaces), ""]
     lines += ["inputs = [", *(f"    {literal(np.asarray(x))}," for x in request.inputs), "]"]
     to = "" if dev == "cpu" else f".to({dev!r})"
     lines.append(f"xs = [torch.from_numpy(x.copy()){to} for x in inputs]")

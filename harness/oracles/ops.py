@@ -324,7 +324,7 @@ def _snippet(
         request = SnippetRequest(
             call.ctx.title, call.op, target.backend.ops()[call.op], tuple(call.inputs),
             target.device, what, np.asarray(expected), rtol, atol, tuple(call.argnums),
-            argnum, cotangent,
+            argnum, cotangent, params=dict(call.params),
         )  # fmt: skip
         return target.backend.snippet(request)
 

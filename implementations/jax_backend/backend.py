@@ -219,12 +219,12 @@ class JaxBackend(Backend):
     # -- ops and autograd ----------------------------------------------------------
     @cached_property
     def _ops(self) -> dict[str, OpFn]:
-        import jax
         from harness.implementations.jax_backend.ops import build_ops
 
-        # Each op compiled as one program (per shape and dtype, by jax.jit), as JAX users
-        # run it: eagerly, every primitive in it is dispatched (and compiled) on its own.
-        return {name: _scoped(jax.jit(fn)) for name, fn in build_ops().items()}
+        # Not jitted here: a jitted op traces its parameters (a conv's padding is then no
+        # longer a Python int) and breaks jax.jvp of the pools; the transforms are compiled
+        # per op and shape class instead (_compiled), where the parameters are bound.
+        return {name: _scoped(fn) for name, fn in build_ops().items()}
 
     def snippet(self, request: Any) -> str | None:
         from harness.implementations.jax_backend.snippet import render

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.snippets import SnippetRequest, literal, op_source, tail
+from harness.snippets import SnippetRequest, literal, op_lines, tail
 
 
 def render(request: SnippetRequest) -> str:
@@ -27,7 +27,7 @@ def render(request: SnippetRequest) -> str:
         'jax.config.update("jax_default_matmul_precision", "highest")',
         f'device = jax.devices("{request.device}")[0]',
     ]
-    own = [x for x in op_source(request.fn, {"jnp": jnp, "jax.nn": jax.nn, "jax": jax})]
+    own = op_lines(request, {"jnp": jnp, "jax.nn": jax.nn, "jax": jax})
     lines += [x for x in own if x not in lines]
     lines += ["", "inputs = [", *(f"    {literal(np.asarray(x))}," for x in request.inputs), "]"]
     lines.append("xs = [jax.device_put(x, device) for x in inputs]")

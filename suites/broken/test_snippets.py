@@ -25,8 +25,23 @@ from harness.discovery import Target
 HEAD = "standalone snippet (the target's own framework, without the harness):"
 
 
+def _with_conv2d(ops: Mapping[str, Callable[..., Any]]) -> Mapping[str, Callable[..., Any]]:
+    """``ops`` with conv2d off by 0.1%, around the backend's own conv2d."""
+    good = ops["conv2d"]
+
+    def conv2d(*args: Any, **params: Any) -> Any:
+        return good(*args, **params) * 1.001
+
+    return {**ops, "conv2d": conv2d}
+
+
 def _planted(kind: str) -> Callable[[Any], Mapping[str, Callable[..., Any]]]:
     """The bug in ``kind``'s own terms (each function refers to its framework's module)."""
+    plant = _planted_elementwise(kind)
+    return lambda ops: _with_conv2d(plant(ops))
+
+
+def _planted_elementwise(kind: str) -> Callable[[Any], Mapping[str, Callable[..., Any]]]:
     if kind == "torch":
         import torch
 
@@ -99,6 +114,26 @@ def test_the_snippet_of_a_planted_failure_reproduces_it_standalone(name: str, or
     # The same snippet with the unbroken op agrees: the disagreement is the planted one.
     fixed = source.replace(" * 1.001", "")
     proc = _run(fixed)
+    assert proc.returncode == 0 and "agrees" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("name", list(BACKENDS.values()))
+def test_the_snippet_keeps_parameters_and_runs_on_a_non_contiguous_input(name: str) -> None:
+    """A conv2d with stride 2 and padding 1 on a transposed input: the snippet binds the
+    parameters (the fixed snippet agrees only with them) and writes the input's values
+    without the harness's layout helper, so it still runs standalone."""
+    _, broken = _broken(name)
+    rng = np.random.default_rng(0)
+    x = np.asfortranarray(rng.standard_normal((1, 2, 5, 5)))
+    w, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    params = {"stride": 2, "padding": 1}
+    with pytest.raises(oracles.OracleFailure) as err:
+        oracles.forward(broken, "conv2d", [x, w, b], seed=0, params=params)
+    source = _snippet(str(err.value))
+    assert "with_strides" not in source
+    proc = _run(source)
+    assert proc.returncode == 1 and "Not equal to tolerance" in proc.stderr, proc.stderr
+    proc = _run(source.replace(" * 1.001", ""))
     assert proc.returncode == 0 and "agrees" in proc.stdout, proc.stdout + proc.stderr
 
 

@@ -2,7 +2,7 @@
 
 :class:`BrokenOptimizer` wraps a real backend (:class:`~suites.broken.targets.Wrapped`) and
 implements :meth:`~harness.contract.Backend.optimizer_step` in NumPy with PyTorch's update
-rules (``torch/optim/sgd.py``, ``torch/optim/adam.py``) and one switchable bug, the way
+rules (``torch/optim/sgd.py``, ``adam.py``, ``adamw.py``) and one switchable bug, the way
 hand-written optimizers go wrong. :data:`BUGS` maps each bug to the cases of
 :data:`harness.oracles.OPTIMIZER_CASES` that must catch it (the field it breaks is set) and
 those that may (its optimizer kind): a bug the grid cannot see, or one reported on a case
@@ -37,7 +37,11 @@ def _sgd(s: OptimizerSpec) -> bool:
 
 
 def _adam(s: OptimizerSpec) -> bool:
-    return s.kind == "adam"
+    return s.kind in ("adam", "adamw")
+
+
+def _adamw(s: OptimizerSpec) -> bool:
+    return s.kind == "adamw"
 
 
 BUGS: dict[str, Bug] = {
@@ -53,15 +57,18 @@ BUGS: dict[str, Bug] = {
     "nesterov_ignored": Bug("nesterov", lambda s: s.nesterov, _sgd),
     # Nesterov's look-ahead with the buffer before this step's update: g + mu * buf_old.
     "nesterov_old_buffer": Bug("nesterov", lambda s: s.nesterov, _sgd),
-    # weight_decay never reaches the gradient (SGD and Adam).
+    # weight_decay never applied (SGD, Adam, AdamW).
     "no_weight_decay": Bug("weight_decay", lambda s: s.weight_decay > 0, lambda s: True),
     # wd * p added to the step direction after momentum / Adam's scaling (decoupled), not
-    # to the gradient; the same as PyTorch's rule for plain SGD only.
+    # to the gradient; the same as PyTorch's rule for plain SGD and for AdamW only.
     "weight_decay_after_momentum": Bug(
         "weight_decay",
-        lambda s: s.weight_decay > 0 and (_adam(s) or s.momentum > 0),
+        lambda s: s.weight_decay > 0 and (s.kind == "adam" or s.momentum > 0),
         lambda s: s.weight_decay > 0,
     ),
+    # AdamW's weight decay added to the gradient (Adam's L2 rule) instead of shrinking the
+    # parameter by lr * wd before the step: the mistake AdamW was written to correct.
+    "adamw_coupled_decay": Bug("weight_decay", lambda s: _adamw(s) and s.weight_decay > 0, _adamw),
     # beta1 and beta2 exchanged.
     "betas_swapped": Bug("betas", _adam, _adam),
     # sqrt(v_hat + eps) instead of sqrt(v_hat) + eps: visible where eps is large; with
@@ -89,7 +96,11 @@ class BrokenOptimizer(Wrapped):
         out = []
         for k, (p0, g0) in enumerate(zip(params, grads, strict=True)):
             p, g = np.asarray(p0, np.float64), np.asarray(g0, np.float64)
-            if spec.kind == "adam":
+            if spec.kind == "adamw" and self.bug != "adamw_coupled_decay":
+                # torch/optim/adamw.py: p *= 1 - lr * wd, then Adam's step without decay.
+                keep = 1.0 if self.bug == "no_weight_decay" else 1 - spec.lr * spec.weight_decay
+                new = p * keep - spec.lr * self._adam(spec, k, p, g, state, coupled=False)
+            elif spec.kind in ("adam", "adamw"):
                 new = p - spec.lr * self._adam(spec, k, p, g, state)
             else:
                 new = p - spec.lr * self._sgd(spec, k, p, g, state)
@@ -123,11 +134,20 @@ class BrokenOptimizer(Wrapped):
             d = buf
         return self._after(spec, p, d)
 
-    def _adam(self, spec: OptimizerSpec, k: int, p: np.ndarray, g: np.ndarray, state: Any):
+    def _adam(
+        self,
+        spec: OptimizerSpec,
+        k: int,
+        p: np.ndarray,
+        g: np.ndarray,
+        state: Any,
+        coupled: bool = True,
+    ):
         b1, b2 = spec.betas[::-1] if self.bug == "betas_swapped" else spec.betas
         if state["m"] is None:
             state["m"], state["v"] = [None] * len(state["buf"]), [None] * len(state["buf"])
-        g = self._decay(spec, p, g)
+        if coupled:
+            g = self._decay(spec, p, g)
         m = state["m"][k] if state["m"][k] is not None else np.zeros_like(g)
         v = state["v"][k] if state["v"][k] is not None else np.zeros_like(g)
         m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
@@ -139,7 +159,7 @@ class BrokenOptimizer(Wrapped):
             d = m_hat / np.sqrt(v_hat + spec.eps)
         else:
             d = m_hat / (np.sqrt(v_hat) + spec.eps)
-        return self._after(spec, p, d)
+        return self._after(spec, p, d) if coupled else d
 
 
 class _Node:

@@ -13,7 +13,7 @@ import pytest
 from harness import catalog
 from harness.discovery import get_target
 
-from .test_jax_backend import _inputs
+from .test_jax_backend import _case
 from .test_jax_training import _count_compiles
 
 JAX = get_target("jax:cpu").backend
@@ -48,7 +48,7 @@ def test_compiled_transforms_give_the_eager_numbers(name: str, dtype: str) -> No
     op = catalog.get(name)
     xs = [
         x.astype(dtype) if a.kind == "float" else x
-        for a, x in zip(op.args, _inputs(op, np.random.default_rng(0)), strict=True)
+        for a, x in zip(op.args, _case(name, 0)[0], strict=True)
     ]
     compiled = _all(name, JAX.ops()[name], xs, 1)
     eager = _all(name, _eager(name), xs, 1)
@@ -63,9 +63,7 @@ def test_compiled_transforms_give_the_eager_numbers(name: str, dtype: str) -> No
 
 @pytest.mark.parametrize("name", OPS)
 def test_a_second_example_of_the_same_shapes_compiles_nothing(name: str) -> None:
-    op = catalog.get(name)
-    rng = np.random.default_rng(2)
-    first, second = _inputs(op, rng), _inputs(op, rng)
+    first, second = _case(name, 2)[0], _case(name, 3)[0]
     fresh = type(JAX)()  # its own programs: nothing compiled by an earlier test
     fresh.load()
     with _count_compiles() as warm:
