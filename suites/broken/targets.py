@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.contract import Backend, DeviceStatus, History, OpFn
+from harness.contract import Backend, DeviceStatus, History, OpFn, Unsupported
 from harness.discovery import Target
 from harness.oracles import model_loss, reduce_to_shape
 from harness.workload import Workload
@@ -172,6 +172,9 @@ class LoopTrainer(Wrapped):
         on_epoch: Callable[[int], None] | None = None,
     ) -> History:
         spec, opt, ds = workload.model, workload.optimizer, workload.dataset
+        if not spec.is_linear_stack:
+            kinds = ", ".join(sorted({layer.kind for layer in spec.layers} - {"linear"}))
+            raise Unsupported(f"{self.name} trains linear stacks only (logreg, mlp), not {kinds}")
         ops = self.inner.ops()
         f = model_loss(ops, spec.sizes, spec.activation, spec.loss)
         binary = spec.loss == "bce_with_logits"
@@ -230,8 +233,8 @@ class LoopTrainer(Wrapped):
 
 
 class _Optimizer:
-    """PyTorch's ``SGD`` (momentum, dampening, nesterov, weight decay) and ``Adam`` in NumPy,
-    with the trainer's optimizer bug (``ema_momentum``, ``adam_no_bias_correction``)."""
+    """PyTorch's ``SGD`` (momentum, dampening, nesterov, weight decay), ``Adam`` and ``AdamW``
+    in NumPy, with the trainer's optimizer bug (``ema_momentum``, ``adam_no_bias_correction``)."""
 
     def __init__(self, opt: Any, n: int, bug: str | None) -> None:
         self.opt, self.bug, self.t = opt, bug, 0
@@ -244,6 +247,9 @@ class _Optimizer:
         out = []
         for k, (p, g) in enumerate(zip(params, grads, strict=True)):
             g = np.asarray(g)
+            if opt.kind == "adamw":  # decoupled: the parameter shrinks, the gradient does not
+                out.append(self._adam(k, p * (1 - opt.lr * opt.weight_decay), g))
+                continue
             if opt.weight_decay:
                 g = g + opt.weight_decay * p
             if opt.kind == "adam":
