@@ -173,7 +173,10 @@ class LoopTrainer(Wrapped):
     ) -> History:
         spec, opt, ds = workload.model, workload.optimizer, workload.dataset
         ops = self.inner.ops()
-        f = model_loss(ops, spec.sizes, spec.activation, spec.loss)
+        f = model_loss(
+            ops, spec.layers, spec.loss, sequence=spec.sequence,
+            constant=lambda a: self.inner.asarray(a, device),
+        )  # fmt: skip
         binary = spec.loss == "bce_with_logits"
 
         def labels(y: np.ndarray) -> np.ndarray:
