@@ -9,10 +9,11 @@ import pytest
 from hypothesis import settings
 
 from harness import discovery, oracles
+from harness.contract import Backend, OpFn, Unsupported
 from harness.discovery import Target
 
 from .nn_targets import ConvChunkedWeightGradient, EmbeddingChunkedWeightGradient
-from .targets import as_target
+from .targets import Wrapped, as_target
 
 CNN = oracles.ModelCase("digits", "cnn")
 GPT = oracles.ModelCase("sonnets", "gpt")
@@ -70,3 +71,27 @@ def test_every_single_call_is_right(
         compact=False,
     )  # fmt: skip
     assert observed.examples > 0 and observed.worst.passed
+
+
+class WithoutOp(Wrapped):
+    """The engine without one op in its table."""
+
+    def __init__(self, inner: Backend, op: str) -> None:
+        super().__init__(inner, f"without-{op}")
+        self._ops = {k: v for k, v in inner.ops().items() if k != op}
+
+    def ops(self) -> dict[str, OpFn]:
+        return self._ops
+
+
+@pytest.mark.parametrize(
+    ("case", "op"), [(CNN, "max_pool2d"), (GPT, "einsum1")], ids=lambda v: getattr(v, "id", v)
+)
+def test_a_target_without_a_model_op_skips_it_with_the_reason(
+    engine: Target, case: oracles.ModelCase, op: str
+) -> None:
+    target = as_target(WithoutOp(engine.backend, op), engine.device)
+    draw = oracles.ModelDraw(rows=4, cuts=(1,), permutation=(3, 2, 1, 0), seed=0)
+    for prop in oracles.MODEL_PROPERTIES:
+        with pytest.raises(Unsupported, match=f"has no op '{op}'"):
+            oracles.MODEL_PROPERTIES[prop](target, case, "float64", draw)
