@@ -105,6 +105,15 @@ def _masked(pick: Pick, p: Mapping[str, Any]) -> list[Shape]:
     return [shape, shape]
 
 
+def _reshape(pick: Pick, p: Mapping[str, Any]) -> list[Shape]:
+    """An input whose size the target shape's fixed sizes divide (none: any shape)."""
+    known = math.prod(s for s in p["shape"] if s != -1)
+    lead = tuple(pick(1, 3, 2) for _ in range(pick(0, 2, 1)))
+    if known == 1:
+        return [lead]
+    return [(*lead, known * pick(1, 2, 1))]
+
+
 def einsum_operands(equation: str) -> list[str]:
     """The operands' subscripts of ``equation`` (``"ij,jk->ik"`` -> ``["ij", "jk"]``)."""
     return equation.split("->")[0].split(",")
@@ -140,6 +149,7 @@ RULES: dict[str, Callable[[Pick, Mapping[str, Any]], list[Shape]]] = {
     "attention": _attention,
     "attention_mask": _attention_mask,
     "masked": _masked,
+    "reshape": _reshape,
     "einsum": _einsum,
     "index_add": _index_add,
     "scatter": _scatter,
@@ -150,6 +160,7 @@ EMPTY: dict[str, tuple[Shape, ...]] = {
     "layer": ((0, 3), (3,), (3,)),
     "embedding": ((3, 2), (0,)),
     "masked": ((0, 3), (0, 3)),
+    "reshape": ((0, 6),),
     "index_add": ((3, 2), (0,), (0, 2)),
     "scatter": ((2, 3), (2, 0), (2, 0)),
 }

@@ -47,6 +47,7 @@ Shape rules that read the drawn parameters (:mod:`harness.shape_rules`):
 ``attention``     q (b, h, l, e), k (b, h, s, e), v (b, h, s, ev)
 ``attention_mask`` q, k, v as ``attention`` and a bool mask (l, s) (True: attend)
 ``masked``        x of at least 1 dimension (last >= 1) and a bool mask of its shape
+``reshape``       x whose size the fixed sizes of the target ``shape`` divide
 ``einsum``        one array per operand of ``equation``, one size per subscript
 ``index_add``     x (n, d), int64 index (k,) in [0, n), source (k, d)
 ``scatter``       x (n, c), int64 index (n, k) in [0, c), src (n, k)

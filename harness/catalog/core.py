@@ -42,6 +42,11 @@ _LOOSE_TRANSCENDENTAL = {
     )
 }
 
+RESHAPES: tuple[tuple[int, ...], ...] = ((-1,), (2, -1), (-1, 2, 3))
+"""The target shapes drawn: flatten to 1-D (the default), merge all but a leading axis of 2
+(a convolution's output to a linear head) and split the last axis in two (rows to images,
+features to attention heads)."""
+
 OPS: list[OpSpec] = [
     # --- unary elementwise --------------------------------------------------------
     OpSpec("neg", (F,), "any", np.negative, "-x", second_order=False),
@@ -255,7 +260,16 @@ OPS: list[OpSpec] = [
     ),
     # --- shape and indexing ---------------------------------------------------------
     OpSpec("transpose", (F,), "matrix", lambda x: x.T, "x.T of a matrix", second_order=False),
-    OpSpec("reshape", (F,), "any", lambda x: x.reshape(-1), "flatten to 1-D", second_order=False),
+    OpSpec(
+        "reshape",
+        (F,),
+        "reshape",
+        lambda x, shape: x.reshape(shape),
+        "x.reshape(shape): flatten to 1-D, or split and merge axes as models do between "
+        "layers (a convolution's output to a linear head, attention heads)",
+        second_order=False,
+        params={"shape": RESHAPES},
+    ),
     OpSpec(
         "expand",
         (F,),

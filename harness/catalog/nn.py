@@ -40,8 +40,9 @@ AVG_POOL_PARAMS = {
     "padding": (0, 1),
     "count_include_pad": (True, False),
 }
-EINSUM1 = ("ij->j", "ij->ji", "ijk->ik", "ij->")
-"""Single-operand einsum patterns: a sum over rows, a transpose, a middle-axis sum, a total."""
+EINSUM1 = ("ij->j", "ij->ji", "ijk->ik", "ij->", "abcd->acbd")
+"""Single-operand einsum patterns: a sum over rows, a transpose, a middle-axis sum, a total,
+and the swap of the middle axes of a 4-D array (attention heads to and from ``(b, h, t, e)``)."""
 EINSUM2 = (
     "ij,jk->ik",
     "bij,bjk->bik",

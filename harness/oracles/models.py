@@ -13,6 +13,7 @@ import numpy as np
 from harness import strategies as strat
 from harness import tolerances
 from harness.oracles.agreement import Agreement, Context, OracleFailure, compare_arrays, fmt
+from harness.oracles.model_ops import model_loss, needed_ops
 from harness.oracles.ops import require
 
 if TYPE_CHECKING:
@@ -35,29 +36,28 @@ class ModelCase:
 MODEL_CASES: tuple[ModelCase, ...] = (
     ModelCase("breast_cancer", "logreg"),
     ModelCase("digits", "mlp:16"),
+    ModelCase("digits", "cnn"),
+    ModelCase("sonnets", "gpt"),
 )
 """Logistic regression (binary cross-entropy on logits) and a softmax MLP with a hidden layer
 (cross-entropy): both losses and a hidden layer's backward pass. (A deeper MLP adds nothing
-the properties can see and costs a JIT target a dozen compilations per batch size.)"""
+the properties can see and costs a JIT target a dozen compilations per batch size.) The
+``cnn`` on digits images (convolutions, max-pool, the flatten to its linear head) and the
+``gpt`` on sonnets windows (embeddings, causal attention, layer norms, residuals; the
+properties' rows are whole sequences: mini-batches and permutations cut and reorder
+sequences, never positions within one), in the training's arithmetic
+(:mod:`harness.oracles.model_ops`). Their cost in the ``ci`` profile (6 checks of 5 compact
+draws each, one process per target, one thread, load average 6-9 on 2 cores): the engine
+0.4 s (cnn) and 1.0 s (gpt), PyTorch 0.5 s and 1.1 s, JAX 28 s and 101 s (3.7 s and 28 s once
+its caches are warm: eager JAX compiles each primitive once per batch size and dtype; logreg
+and mlp cost it 15 s and 18 s).
 
-
-def model_loss(ops: Any, sizes: Sequence[int], activation: str, loss: str) -> Callable[..., Any]:
-    """``f(W1, b1, ..., x, y)``: the workload's model and mean loss written with catalog ops.
-
-    Binary labels are passed as ``(n, 1)`` so that ``bce_with_logits`` sees equal shapes.
-    """
-    n_layers = len(sizes) - 1
-
-    def f(*args: Any) -> Any:
-        params, x, y = args[:-2], args[-2], args[-1]
-        h = x
-        for k in range(n_layers):
-            h = ops["linear"](h, params[2 * k], params[2 * k + 1])
-            if k < n_layers - 1:
-                h = ops[activation](h)
-        return ops[loss](h, y)
-
-    return f
+``cnn-bn`` is left out: BatchNorm in training mode normalizes with the batch's statistics,
+so a row's loss depends on the other rows of its batch and the full-batch gradient is not
+the mini-batch average (:func:`harness.architectures.has_batch_statistics`); permutation and
+accumulation do hold for it, but a single ``batch_norm_train`` call's VJP, which the op
+oracles check, already decides them. Its eval mode (the running statistics) is not the
+arithmetic the model trains with."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,12 @@ class ModelDraw:
 def _model_setup(
     target: Target, case: ModelCase, dtype: str, draw: ModelDraw
 ) -> tuple[Callable[..., Any], list[np.ndarray], np.ndarray, np.ndarray, Context]:
+    from harness import architectures as arch
     from harness import workload as wl
 
     built = wl.build(case.dataset, case.model, "sgd", dtype=dtype, epochs=1, seed=0)
     spec = built.model
-    needed = ["linear", spec.activation if spec.n_layers > 1 else "linear", spec.loss]
-    for op in needed:
+    for op in needed_ops(spec.layers, spec.loss, spec.sequence):
         require(target, op, dtype)
     rng = np.random.default_rng([draw.seed, 3])
     ds = built.dataset
@@ -86,10 +86,26 @@ def _model_setup(
     x = np.ascontiguousarray(ds.x_train[idx])
     y = ds.y_train[idx]
     y = y.reshape(-1, 1) if spec.loss == "bce_with_logits" else y
-    params = [p.copy() for p in wl.init_params(spec.sizes, draw.seed, dtype)]
-    f = model_loss(target.backend.ops(), spec.sizes, spec.activation, spec.loss)
+    params = arch.init_params(spec.layers, draw.seed, dtype)
+    f = model_loss(
+        target.backend.ops(), spec.layers, spec.loss, sequence=spec.sequence,
+        constant=lambda a: target.backend.asarray(a, target.device),
+    )  # fmt: skip
     ctx = Context(target.name, case.id, "", dtype, (), draw.seed, None)
     return f, params, x, y, ctx
+
+
+def _param_names(case: ModelCase) -> list[str]:
+    """The gradients' names in failure reports: ``linear0.weight, ...`` for a linear stack
+    (the trajectory reports' names), the ``state_dict`` names of a layered model."""
+    from harness import architectures as arch
+    from harness import trajectory
+    from harness import workload as wl
+
+    spec = wl.build(case.dataset, case.model, "sgd", epochs=1, seed=0).model
+    if spec.is_linear_stack:
+        return trajectory.param_names(2 * spec.n_layers)
+    return arch.param_names(spec.layers)
 
 
 def _model_grads(
@@ -141,10 +157,8 @@ def _compare_grads(
     atol: float,
     what: str,
 ) -> Agreement:
-    from harness.trajectory import param_names
-
     results = []
-    for name, g, w in zip(param_names(len(got)), got, want, strict=True):
+    for name, g, w in zip(_param_names(case), got, want, strict=True):
         ag = compare_arrays(g, w, rtol=rtol, atol=atol)
         if not ag.passed:
             _model_fail(ctx, case, prop, draw, f"{what}: gradient of {name} disagrees", ag)

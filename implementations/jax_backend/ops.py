@@ -85,7 +85,7 @@ def build_ops() -> dict[str, Callable[..., Any]]:
         "softmax": lambda x: jax.nn.softmax(x, axis=-1),
         "log_softmax": lambda x: jax.nn.log_softmax(x, axis=-1),
         "transpose": lambda x: x.T,
-        "reshape": lambda x: x.reshape(-1),
+        "reshape": lambda x, shape: x.reshape(shape),
         "expand": lambda x: jnp.broadcast_to(x, (3, *x.shape)),
         "slice": lambda x: x[..., 1:],
         "take": lambda x, i: x[i],

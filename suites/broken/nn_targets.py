@@ -11,6 +11,16 @@ Each wrapper delegates to the engine's backend and breaks one thing:
   batch variance (the one that normalizes) instead of the unbiased one;
 * :class:`SoftmaxNoShift` -- softmax as ``exp(x) / sum(exp(x))`` without subtracting the
   row max: inf / inf = NaN once ``exp`` overflows.
+
+Two bugs that no single op call shows, only a model's metamorphic properties (the op
+oracles' convolutions and embedding lookups have batches of at most :data:`CHUNK` rows):
+
+* :class:`ConvChunkedWeightGradient` -- ``conv2d`` runs the batch in chunks of
+  :data:`CHUNK` rows (to bound im2col's memory) and every chunk but the last runs on a
+  detached copy of the weight and bias: values right, their gradients counting only the
+  last chunk's rows;
+* :class:`EmbeddingChunkedWeightGradient` -- the same for a batch of sequences' ``embedding``
+  lookup (2-D indices): the table's gradient counts only the last chunk of sequences.
 """
 
 from __future__ import annotations
@@ -122,3 +132,41 @@ class SoftmaxNoShift(_SwappedOp):
     def broken(self, x: Any) -> Any:
         e = engine.exp(x)
         return e / e.sum(dim=-1, keepdim=True)
+
+
+CHUNK = 2
+"""Rows per chunk of the chunked bugs: the op oracles draw at most this many (one chunk)."""
+
+
+def _chunked(x: Any, table: tuple[Any, ...], call: Any) -> Any:
+    """``call(rows, *table)`` on chunks of :data:`CHUNK` rows of ``x``, concatenated; every
+    chunk but the last sees the parameters ``table`` detached (the bug)."""
+    n = int(x.shape[0])
+    outs = []
+    for a in range(0, n, CHUNK):
+        last = a + CHUNK >= n
+        params = table if last else tuple(p.detach() for p in table)
+        outs.append(call(x[a : a + CHUNK], *params))
+    return engine.cat(outs, dim=0) if len(outs) > 1 else outs[0]
+
+
+class ConvChunkedWeightGradient(_SwappedOp):
+    """conv2d in chunks of the batch, the weight detached in all but the last chunk."""
+
+    op = "conv2d"
+
+    def broken(self, x: Any, w: Any, b: Any, **params: Any) -> Any:
+        conv = engine.nn.functional.conv2d
+        return _chunked(x, (w, b), lambda rows, w, b: conv(rows, w, b, **params))
+
+
+class EmbeddingChunkedWeightGradient(_SwappedOp):
+    """A batch of sequences looked up in chunks, the table detached in all but the last."""
+
+    op = "embedding"
+
+    def broken(self, w: Any, i: Any) -> Any:
+        lookup = engine.nn.functional.embedding
+        if i.ndim < 2:
+            return lookup(i, w)
+        return _chunked(i, (w,), lambda rows, w: lookup(rows, w))

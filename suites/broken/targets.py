@@ -176,7 +176,10 @@ class LoopTrainer(Wrapped):
             kinds = ", ".join(sorted({layer.kind for layer in spec.layers} - {"linear"}))
             raise Unsupported(f"{self.name} trains linear stacks only (logreg, mlp), not {kinds}")
         ops = self.inner.ops()
-        f = model_loss(ops, spec.sizes, spec.activation, spec.loss)
+        f = model_loss(
+            ops, spec.layers, spec.loss, sequence=spec.sequence,
+            constant=lambda a: self.inner.asarray(a, device),
+        )  # fmt: skip
         binary = spec.loss == "bce_with_logits"
 
         def labels(y: np.ndarray) -> np.ndarray:

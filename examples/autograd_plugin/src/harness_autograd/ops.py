@@ -114,7 +114,7 @@ def build_ops() -> dict[str, Op]:
         "softmax": lambda x: anp.exp(_log_softmax(x)),
         "log_softmax": _log_softmax,
         "transpose": anp.transpose,
-        "reshape": lambda x: anp.reshape(x, (-1,)),
+        "reshape": lambda x, shape: anp.reshape(x, shape),
         "expand": _expand,
         "slice": lambda x: x[..., 1:],
         "take": lambda x, i: x[i],
