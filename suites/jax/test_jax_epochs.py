@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+from harness.implementations.jax_backend import train as train_module
 from harness.implementations.jax_backend.train import train as jax_train
 
 from harness import workload
@@ -69,7 +70,11 @@ def test_epochs_loop_gives_the_scan_loops_numbers(
         assert np.all(fused.epoch_s[lo:hi] == fused.epoch_s[lo])
 
 
-def test_chunking_does_not_change_a_number(jax_device: str) -> None:
+def test_chunking_does_not_change_a_number(
+    jax_device: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chunks follow the measured epoch time; a target of a day makes max_chunk decide alone.
+    monkeypatch.setattr(train_module, "CHUNK_S", 86400.0)
     w = workload.build("breast_cancer", "mlp", "adam", mode="batch", dtype="float32", epochs=12)
     one = jax_train(w, jax_device, loop="epochs", max_chunk=11)
     many = jax_train(w, jax_device, loop="epochs", max_chunk=2)

@@ -259,7 +259,7 @@ def test_step_loop_and_scan_loop_agree(jax_device: str) -> None:
 
 def test_unknown_loop_names_the_valid_ones() -> None:
     w = workload.build(epochs=1)
-    with pytest.raises(ValueError, match="valid choices: scan, step"):
+    with pytest.raises(ValueError, match="valid choices: epochs, scan, step"):
         jax_train(w, "cpu", loop="python")
 
 
