@@ -231,7 +231,7 @@ def _count_compiles() -> Iterator[list[str]]:
         jax.monitoring.unregister_event_duration_listener(listener)
 
 
-@pytest.mark.parametrize("loop", ["scan", "step"])
+@pytest.mark.parametrize("loop", ["epochs", "scan", "step"])
 def test_partial_batch_never_recompiles(loop: str, jax_device: str) -> None:
     def run(epochs: int) -> int:
         w = workload.build("breast_cancer", "logreg", "adam", mode="minibatch", epochs=epochs)
@@ -259,7 +259,7 @@ def test_step_loop_and_scan_loop_agree(jax_device: str) -> None:
 
 def test_unknown_loop_names_the_valid_ones() -> None:
     w = workload.build(epochs=1)
-    with pytest.raises(ValueError, match="valid choices: scan, step"):
+    with pytest.raises(ValueError, match="valid choices: epochs, scan, step"):
         jax_train(w, "cpu", loop="python")
 
 
@@ -280,7 +280,7 @@ def test_history_is_well_formed(dtype: str, jax_device: str) -> None:
     assert [p.shape for p in h.final_params] == [p.shape for p in w.init_params]
     assert all(p.dtype == np.dtype(dtype) for p in h.final_params)
     assert not all(np.array_equal(a, b) for a, b in zip(h.final_params, w.init_params, strict=True))
-    assert h.meta["device"] == jax_device and h.meta["loop"] == "scan"
+    assert h.meta["device"] == jax_device and h.meta["loop"] == "epochs"
     assert h.meta["padded_batch"] == 32
     # The epoch loss is the train-split loss after that epoch: it falls as training goes on.
     assert h.epoch_train_loss[-1] < h.epoch_train_loss[0]
