@@ -1,4 +1,5 @@
-"""Worker processes for data-parallel targets: started, watched and always cleaned up.
+"""Worker processes (data-parallel targets, the figures of ``harness compare``): started,
+watched and always cleaned up.
 
 A :class:`WorkerGroup` is ``N`` processes started by a ``spawn`` multiprocessing context
 (``torch.multiprocessing``'s for PyTorch, the standard library's otherwise), one per rank,
@@ -164,7 +165,9 @@ class WorkerGroup:
     group, import the framework) and returns the worker's state; each job
     ``fn(state, rank, world_size, emit, *args)`` returns a picklable result. ``fn`` and
     ``init`` must be importable module-level functions. ``env`` is set in the workers
-    only, before ``init``.
+    only, before ``init``. With ``wait=False`` the constructor returns once the processes
+    are started, without waiting for ``init`` (which then overlaps the caller's own work);
+    a start-up failure is then raised by the first :meth:`run`.
     """
 
     def __init__(
@@ -178,6 +181,7 @@ class WorkerGroup:
         context: Any = None,
         timeout_s: float = 600.0,
         keep: Any = None,
+        wait: bool = True,
     ) -> None:
         self.world_size = world_size
         self.label = label
@@ -209,7 +213,8 @@ class WorkerGroup:
                 with _main_not_rerun():
                     p.start()
                 self.processes.append(p)
-            self._collect("ready", "start-up", timeout_s, None)
+            if wait:
+                self._collect("ready", "start-up", timeout_s, None)
         except BaseException:
             self.close()
             raise
