@@ -261,15 +261,32 @@ def _portable(c: Comparison) -> bytes:
     return pickle.dumps(replace(c, plan=plan))
 
 
+def spare_cpus() -> int:
+    """CPUs left idle by this command's own process and everything else running: the CPU
+    count less one, less the 1-minute load average, rounded."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(0, round((os.cpu_count() or 1) - 1 - load))
+
+
 class Painter:
-    """Worker processes that draw :data:`FIGURES` (one per CPU, at most one per figure).
+    """Worker processes that draw :data:`FIGURES` (``n`` of them, at most one per figure).
 
     Start it early: the constructor returns at once, while the workers import matplotlib.
     """
 
-    def __init__(self, n: int | None = None) -> None:
-        n = n or max(1, min(len(FIGURES), os.cpu_count() or 1))
-        self.group = workers.WorkerGroup(n, label="plots", init=_warm, wait=False)
+    def __init__(self, n: int) -> None:
+        self.group = workers.WorkerGroup(
+            max(1, min(len(FIGURES), n)), label="plots", init=_warm, wait=False
+        )
+
+    @classmethod
+    def on_spare_cpus(cls) -> Painter | None:
+        """One worker per spare CPU (:func:`spare_cpus`), or None when there is none: a
+        worker's start-up costs about 1 s of CPU (Python, NumPy, matplotlib), which a busy
+        machine pays in wall time (measured at load average 6 on 2 cores: two workers made
+        ``harness compare`` slower in each of 3 runs alternating with drawing here)."""
+        n = spare_cpus()
+        return cls(n) if n else None
 
     def draw(self, payload: bytes, folder: Path) -> None:
         """Draw every figure of a pickled comparison into ``folder`` (raises

@@ -523,9 +523,9 @@ def discard(*folders: Path | None) -> None:
 
 @contextlib.contextmanager
 def _painter(args: argparse.Namespace) -> Iterator[plots.Painter | None]:
-    """The plot workers, started first so that they import matplotlib while the frameworks
-    load (``--no-plots``: none); always stopped."""
-    painter = None if args.no_plots else plots.Painter()
+    """The plot workers where CPUs are spare, started first so that they import matplotlib
+    while the frameworks load (``--no-plots``: none); always stopped."""
+    painter = None if args.no_plots else plots.Painter.on_spare_cpus()
     try:
         yield painter
     finally:
