@@ -11,27 +11,16 @@ right), one line per target, and the target loss as a dashed horizontal line. A 
 non-finite is drawn up to its last finite point, crossed out there, and its legend entry
 names the step. :func:`scaled_difference` draws the differential view: each target's scaled
 step difference to the reference against the verdict's tolerance curve.
-
-:func:`draw_all` draws the three figures of a run folder; given a :class:`Painter` (worker
-processes started at the beginning of ``harness compare``, which import matplotlib while the
-command loads the frameworks and trains) it draws them there, in parallel, with the same code
-and so the same pixels, and falls back to drawing here if a worker fails.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import pickle
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
-from harness import workers
-from harness.contract import Backend
 from harness.files import atomic_write_bytes
 from harness.plan import mode_label
 from harness.runner import Comparison, Run
@@ -219,103 +208,3 @@ def loss_vs_epoch(c: Comparison, path: Path) -> None:
 def loss_vs_time(c: Comparison, path: Path) -> None:
     """``loss_vs_time.png``: train loss against cumulative steady training seconds."""
     _draw(c, path, "time", "training seconds (steady, evaluation excluded)")
-
-
-FIGURES: tuple[tuple[str, Callable[[Comparison, Path], None]], ...] = (
-    ("loss_vs_epoch.png", loss_vs_epoch),
-    ("loss_vs_time.png", loss_vs_time),
-    ("scaled_difference.png", scaled_difference),
-)
-"""The PNGs of a run folder and the function that draws each."""
-
-_TIMEOUT_S = 600.0
-
-
-def _warm(rank: int, world_size: int) -> None:
-    """A painter's start-up: import matplotlib and lay out one text (loads the font)."""
-    fig, axes = _figure(1)
-    axes[0].set_title("warm-up")
-    fig.savefig(io.BytesIO(), format="png", dpi=10)
-
-
-def _draw_share(
-    _state: None, rank: int, world_size: int, _emit: Any, payload: bytes, folder: str
-) -> list[str]:
-    """A painter's job: draw every ``world_size``-th figure from the ``rank``-th."""
-    c = pickle.loads(payload)
-    names = []
-    for name, draw in FIGURES[rank::world_size]:
-        draw(c, Path(folder) / name)
-        names.append(name)
-    return names
-
-
-def _portable(c: Comparison) -> bytes:
-    """``c`` pickled without its backend objects (a plugin's may not pickle; the figures
-    read the targets' names only)."""
-
-    def strip(t: Any) -> Any:
-        return replace(t, backend=cast(Backend, None))
-
-    plan = replace(c.plan, reference=strip(c.plan.reference), targets=[])
-    return pickle.dumps(replace(c, plan=plan))
-
-
-def spare_cpus() -> int:
-    """CPUs left idle by this command's own process and everything else running: the CPU
-    count less one, less the 1-minute load average, rounded."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(0, round((os.cpu_count() or 1) - 1 - load))
-
-
-class Painter:
-    """Worker processes that draw :data:`FIGURES` (``n`` of them, at most one per figure).
-
-    Start it early: the constructor returns at once, while the workers import matplotlib.
-    """
-
-    def __init__(self, n: int) -> None:
-        self.group = workers.WorkerGroup(
-            max(1, min(len(FIGURES), n)), label="plots", init=_warm, wait=False
-        )
-
-    @classmethod
-    def on_spare_cpus(cls) -> Painter | None:
-        """One worker per spare CPU (:func:`spare_cpus`), or None when there is none: a
-        worker's start-up costs about 1 s of CPU (Python, NumPy, matplotlib), which a busy
-        machine pays in wall time (measured at load average 6 on 2 cores: two workers made
-        ``harness compare`` slower in each of 3 runs alternating with drawing here)."""
-        n = spare_cpus()
-        return cls(n) if n else None
-
-    def draw(self, payload: bytes, folder: Path) -> None:
-        """Draw every figure of a pickled comparison into ``folder`` (raises
-        :class:`harness.workers.WorkerError`)."""
-        self.group.run(
-            _draw_share,
-            (payload, str(folder)),
-            timeout_s=_TIMEOUT_S,
-            what="drawing the plots",
-        )
-
-    def close(self) -> None:
-        """Stop the workers (idempotent)."""
-        self.group.close()
-
-
-def draw_all(c: Comparison, folder: Path, painter: Painter | None = None) -> None:
-    """Write :data:`FIGURES` into ``folder``: with ``painter``'s workers when given (and
-    they can), else here."""
-    if painter is not None:
-        try:
-            payload = _portable(c)
-        except (pickle.PicklingError, TypeError, AttributeError):
-            payload = None  # something a plugin put in a history does not pickle
-        if payload is not None:
-            try:
-                painter.draw(payload, folder)
-                return
-            except workers.WorkerError:
-                pass  # drawn here instead: a worker's failure must not cost the run its plots
-    for name, draw in FIGURES:
-        draw(c, folder / name)

@@ -15,7 +15,7 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +27,6 @@ from harness.runner import (
     Comparison,
     Run,
 )
-
-if TYPE_CHECKING:
-    from harness.plots import Painter
 
 SCHEMA = "harness.compare/1"
 """``report.json``'s ``schema`` value; bumped on any incompatible change."""
@@ -267,19 +264,11 @@ def curves_csv(c: Comparison) -> str:
 
 
 def write_run_files(
-    c: Comparison,
-    folder: Path,
-    *,
-    run_id: str,
-    final: Path,
-    argv: Sequence[str],
-    plots: bool,
-    painter: Painter | None = None,
+    c: Comparison, folder: Path, *, run_id: str, final: Path, argv: Sequence[str], plots: bool
 ) -> None:
     """Write ``report.json``, ``curves.csv``, (with ``plots``) the PNGs, then ``report.html``.
 
-    ``folder`` is normally a staged folder that becomes ``final`` once complete; ``painter``
-    (a :class:`harness.plots.Painter`) draws the PNGs in its worker processes.
+    ``folder`` is normally a staged folder that becomes ``final`` once complete.
     """
     doc = build_report(c, run_id, final, argv)
     atomic_write_text(folder / "report.json", dumps(doc))
@@ -288,7 +277,9 @@ def write_run_files(
         # matplotlib takes about a second to import: only runs that draw pay for it.
         from harness import plots as plots_mod
 
-        plots_mod.draw_all(c, folder, painter)
+        plots_mod.loss_vs_epoch(c, folder / "loss_vs_epoch.png")
+        plots_mod.loss_vs_time(c, folder / "loss_vs_time.png")
+        plots_mod.scaled_difference(c, folder / "scaled_difference.png")
     # Imported here: commands.compare imports this module.
     from harness import html_report
     from harness.commands.compare import format_tables
@@ -303,11 +294,10 @@ def write_run(
     argv: Sequence[str],
     plots: bool = True,
     run_id: str | None = None,
-    painter: Painter | None = None,
 ) -> Path:
     """Write the run folder of ``c`` under ``base`` and return its final path."""
     run_id = run_id or new_run_id(c.started_utc)
     final = Path(base).expanduser() / run_id
     with staged_folder(Path(base), run_id) as tmp:
-        write_run_files(c, tmp, run_id=run_id, final=final, argv=argv, plots=plots, painter=painter)
+        write_run_files(c, tmp, run_id=run_id, final=final, argv=argv, plots=plots)
     return final

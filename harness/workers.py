@@ -1,5 +1,4 @@
-"""Worker processes (data-parallel targets, the figures of ``harness compare``): started,
-watched and always cleaned up.
+"""Worker processes for data-parallel targets: started, watched and always cleaned up.
 
 A :class:`WorkerGroup` is ``N`` processes started by a ``spawn`` multiprocessing context
 (``torch.multiprocessing``'s for PyTorch, the standard library's otherwise), one per rank,
@@ -165,9 +164,7 @@ class WorkerGroup:
     group, import the framework) and returns the worker's state; each job
     ``fn(state, rank, world_size, emit, *args)`` returns a picklable result. ``fn`` and
     ``init`` must be importable module-level functions. ``env`` is set in the workers
-    only, before ``init``. With ``wait=False`` the constructor returns once the processes
-    are started, without waiting for ``init`` (which then overlaps the caller's own work);
-    a start-up failure is then raised by the first :meth:`run`.
+    only, before ``init``.
     """
 
     def __init__(
@@ -181,7 +178,6 @@ class WorkerGroup:
         context: Any = None,
         timeout_s: float = 600.0,
         keep: Any = None,
-        wait: bool = True,
     ) -> None:
         self.world_size = world_size
         self.label = label
@@ -213,8 +209,7 @@ class WorkerGroup:
                 with _main_not_rerun():
                     p.start()
                 self.processes.append(p)
-            if wait:
-                self._collect("ready", "start-up", timeout_s, None)
+            self._collect("ready", "start-up", timeout_s, None)
         except BaseException:
             self.close()
             raise

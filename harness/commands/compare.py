@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness import files, interrupt, plots, report, runner, threads
+from harness import files, interrupt, report, runner, threads
 from harness import plan as plan_mod
 from harness.cli import UsageError, add_targets_argument
 from harness.data import DATASETS
@@ -339,16 +339,11 @@ def execute(plan: plan_mod.Plan, *, quiet: bool) -> runner.Comparison:
 
 
 def write_outputs(
-    c: runner.Comparison,
-    args: argparse.Namespace,
-    argv: list[str],
-    painter: plots.Painter | None = None,
+    c: runner.Comparison, args: argparse.Namespace, argv: list[str]
 ) -> tuple[Path, Path | None]:
     """Write the run folder (and TensorBoard scalars); returns their paths."""
     run_id = files.new_run_id(c.started_utc)
-    run_dir = report.write_run(
-        c, Path(args.out), argv=argv, plots=not args.no_plots, run_id=run_id, painter=painter
-    )
+    run_dir = report.write_run(c, Path(args.out), argv=argv, plots=not args.no_plots, run_id=run_id)
     tb_dir = None
     if args.tensorboard is not None:
         from harness import tensorboard
@@ -494,23 +489,20 @@ def run(args: argparse.Namespace) -> int:
     with interrupt.deferred():
         cfg = config_from_args(args, targets=args.targets)
         check_outputs(args)
-        with _painter(args) as painter:
-            plan = plan_mod.plan(cfg)
-            with after_validation():
-                targets = [t.backend for t in plan.targets]
-                threads_record = threads.record(requested, pinned, targets)
-                c = execute(plan, quiet=args.json)
-                c.threads = threads_record
+        plan = plan_mod.plan(cfg)
+        with after_validation():
+            threads_record = threads.record(requested, pinned, [t.backend for t in plan.targets])
+            c = execute(plan, quiet=args.json)
+            c.threads = threads_record
+            interrupt.check()
+            run_dir, tb_dir = write_outputs(c, args, equivalent_command(plan, pinned))
+            try:
                 interrupt.check()
-                argv = equivalent_command(plan, pinned)
-                run_dir, tb_dir = write_outputs(c, args, argv, painter)
-                try:
-                    interrupt.check()
-                    print_result(c, run_dir, tb_dir, as_json=args.json)
-                    interrupt.check()
-                except KeyboardInterrupt:
-                    discard(run_dir, tb_dir)
-                    raise
+                print_result(c, run_dir, tb_dir, as_json=args.json)
+                interrupt.check()
+            except KeyboardInterrupt:
+                discard(run_dir, tb_dir)
+                raise
     return 0 if c.ok else 1
 
 
@@ -519,18 +511,6 @@ def discard(*folders: Path | None) -> None:
     for f in folders:
         if f is not None:
             shutil.rmtree(f, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _painter(args: argparse.Namespace) -> Iterator[plots.Painter | None]:
-    """The plot workers where CPUs are spare, started first so that they import matplotlib
-    while the frameworks load (``--no-plots``: none); always stopped."""
-    painter = None if args.no_plots else plots.Painter.on_spare_cpus()
-    try:
-        yield painter
-    finally:
-        if painter is not None:
-            painter.close()
 
 
 @contextlib.contextmanager
