@@ -107,17 +107,25 @@ def op_source(fn: Callable[..., Any], namespaces: Mapping[str, Any], name: str =
     functions recursively, other values as literals. ``ValueError`` when ``fn`` cannot be
     written out.
     """
-    found = _find(fn, namespaces)
-    # Unwrap one level at a time (a backend's own wrapper, a scope or a cast, around the op),
-    # stopping at the first function the namespaces name: the framework wraps its own too.
-    while found is None and getattr(fn, "__wrapped__", None) is not None:
-        fn = getattr(fn, "__wrapped__")  # noqa: B009 (mypy: Callable has no __wrapped__)
-        found = _find(fn, namespaces)
+    found, fn = _unwrapped(fn, namespaces)
     if found is not None:
         return [f"{name} = {found}"]
     if not isinstance(fn, types.FunctionType):
         raise ValueError(f"cannot name {fn!r} in {', '.join(namespaces)}")
     return _function(fn, namespaces, name, seen=set())
+
+
+def _unwrapped(
+    fn: Callable[..., Any], namespaces: Mapping[str, Any]
+) -> tuple[str | None, Callable[..., Any]]:
+    """``(name in namespaces or None, fn)`` after unwrapping ``functools.wraps`` layers one
+    at a time (a backend's own wrapper, a scope or a cast, around the op), stopping at the
+    first function the namespaces name: the framework wraps its own too."""
+    found = _find(fn, namespaces)
+    while found is None and getattr(fn, "__wrapped__", None) is not None:
+        fn = getattr(fn, "__wrapped__")  # noqa: B009 (mypy: Callable has no __wrapped__)
+        found = _find(fn, namespaces)
+    return found, fn
 
 
 def op_lines(request: SnippetRequest, namespaces: Mapping[str, Any]) -> list[str]:
@@ -147,7 +155,7 @@ def _function(
                 else f"import {value.__name__} as {ref}"
             )
         elif callable(value):
-            found = _find(value, namespaces)
+            found, value = _unwrapped(value, namespaces)
             if found is not None:
                 defs.append(f"{ref} = {found}")
             elif isinstance(value, types.FunctionType):

@@ -5,6 +5,7 @@ The package, by concept (each module imports only those above it):
 * :mod:`~harness.oracles.agreement` -- :class:`Agreement`, :class:`OracleFailure`, the
   failure report and its reproducer;
 * :mod:`~harness.oracles.ops` -- the op oracles and the opening they share;
+* :mod:`~harness.oracles.broadcast` -- the broadcast-reduction oracle;
 * :mod:`~harness.oracles.models` -- model losses and their metamorphic properties;
 * :mod:`~harness.oracles.training` -- whole training runs (:func:`trajectory`,
   :func:`accuracy`);
@@ -89,6 +90,7 @@ from harness.oracles.agreement import (
     reproducer,
     with_strides,
 )
+from harness.oracles.broadcast import broadcast_reduction, reduce_to_shape
 from harness.oracles.checks import (
     Observed,
     check_model,
@@ -111,14 +113,12 @@ from harness.oracles.models import (
 from harness.oracles.ops import (
     Call,
     OpOracle,
-    broadcast_reduction,
     finite_differences,
     forward,
     jvp_vjp,
     kink_convention,
     op_oracle,
     open_call,
-    reduce_to_shape,
     require,
     richardson,
     second_order,

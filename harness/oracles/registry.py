@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from harness import catalog, covering
-from harness.oracles import models, ops, optimizers, programs, training
+from harness.oracles import broadcast, models, ops, optimizers, programs, training
 
 KINDS = ("op", "model", "training", "optimizer", "program")
 """What an oracle checks: a catalog op, a model's loss, a whole training run, an
@@ -89,7 +89,11 @@ _ALL: tuple[Oracle, ...] = (
     _op(ops.finite_differences, "fd", _differentiable),
     _op(ops.jvp_vjp, "jvp", _differentiable, JVP_CIRCULAR),
     _op(ops.second_order, "2nd", lambda o: bool(o.second_order and o.diff_argnums)),
-    _op(ops.broadcast_reduction, "bc", lambda o: bool(o.shapes == "broadcast" and o.diff_argnums)),
+    _op(
+        broadcast.broadcast_reduction,
+        "bc",
+        lambda o: bool(o.shapes == "broadcast" and o.diff_argnums),
+    ),
     _op(ops.kink_convention, "kink", covering.kink_points),
     Oracle("minibatch_mean", "model", None, _every, "mb", models.minibatch_mean),
     Oracle("accumulate", "model", None, _every, "accu", models.accumulate),

@@ -25,12 +25,23 @@ from harness.discovery import Target
 HEAD = "standalone snippet (the target's own framework, without the harness):"
 
 
-def _with_conv2d(ops: Mapping[str, Callable[..., Any]]) -> Mapping[str, Callable[..., Any]]:
+def _with_conv2d(
+    kind: str, ops: Mapping[str, Callable[..., Any]]
+) -> Mapping[str, Callable[..., Any]]:
     """``ops`` with conv2d off by 0.1%, around the backend's own conv2d."""
     good = ops["conv2d"]
+    if kind == "jax":
+        import jax
 
-    def conv2d(*args: Any, **params: Any) -> Any:
-        return good(*args, **params) * 1.001
+        def conv2d(*args: Any, **params: Any) -> Any:
+            # The product too in 64 bits: outside this scope JAX truncates float64 to float32.
+            with jax.enable_x64(True):
+                return good(*args, **params) * 1.001
+
+    else:
+
+        def conv2d(*args: Any, **params: Any) -> Any:
+            return good(*args, **params) * 1.001
 
     return {**ops, "conv2d": conv2d}
 
@@ -38,7 +49,7 @@ def _with_conv2d(ops: Mapping[str, Callable[..., Any]]) -> Mapping[str, Callable
 def _planted(kind: str) -> Callable[[Any], Mapping[str, Callable[..., Any]]]:
     """The bug in ``kind``'s own terms (each function refers to its framework's module)."""
     plant = _planted_elementwise(kind)
-    return lambda ops: _with_conv2d(plant(ops))
+    return lambda ops: _with_conv2d(kind, plant(ops))
 
 
 def _planted_elementwise(kind: str) -> Callable[[Any], Mapping[str, Callable[..., Any]]]:
