@@ -7,8 +7,10 @@ what the backward pass needs, the closed-form gradient of the loss with respect 
 logits, one matrix product per weight gradient, and the optimizer update in place. There is
 no graph, no tape and no dispatch beyond NumPy's own: the least an eager Python loop over
 the steps can spend, so an eager target's time divided by the floor's is its framework
-overhead. A compiled target that runs a whole epoch in one call (JAX's ``lax.scan``) has no
-per-step Python at all and can go below it.
+overhead. A compiled target that runs whole epochs in one call (JAX's default ``epochs``
+loop: a chunk of epochs with their evaluations in one program) has no per-step Python at all
+and can go below it; its ``epoch_s`` includes the per-epoch evaluation, which the floor's
+excludes, so its ratio to the floor errs against it.
 
 It hands back the same :class:`harness.contract.History` as a backend (losses in float64,
 per-epoch evaluation excluded from ``epoch_s``), so the asv tracks and

@@ -347,3 +347,20 @@ class Backend(ABC):
 def resolve_argnums(argnums: Sequence[int] | None, n: int) -> list[int]:
     """``argnums`` as a list, defaulting to every one of ``n`` positional arguments."""
     return list(range(n)) if argnums is None else list(argnums)
+
+
+REUSED = "__harness_reused__"
+"""The attribute :func:`reused` sets on a function."""
+
+
+def reused(fn: OpFn) -> OpFn:
+    """Mark ``fn`` as one the harness calls again, the same object on new inputs of the
+    same few shapes (a model's loss over a property's draws), and pure: a compiling backend
+    may compile it once per shape and keep the program (:func:`is_reused`). Returns ``fn``."""
+    setattr(fn, REUSED, True)
+    return fn
+
+
+def is_reused(fn: OpFn) -> bool:
+    """Whether :func:`reused` marked ``fn``."""
+    return bool(getattr(fn, REUSED, False))

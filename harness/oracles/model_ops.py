@@ -80,17 +80,16 @@ def model_loss(
     ``constant`` turns an int64 NumPy array into the target's array (the positions and the
     ``take`` indices of embeddings and attention blocks: models without them need none).
     """
-    consts: dict[tuple[int, int], Any] = {}
 
     def call(name: str, *arrays: Any, **params: Any) -> Any:
         return ops[name](*arrays, **(catalog.get(name).defaults() | params))
 
     def arange(start: int, stop: int) -> Any:
-        if (start, stop) not in consts:
-            if constant is None:
-                raise ValueError("this model needs index constants: pass constant=")
-            consts[start, stop] = constant(np.arange(start, stop, dtype=np.int64))
-        return consts[start, stop]
+        # Made on every call, never cached: the loss stays pure, so a compiling backend may
+        # trace it (a cached constant made while tracing would leak the tracer).
+        if constant is None:
+            raise ValueError("this model needs index constants: pass constant=")
+        return constant(np.arange(start, stop, dtype=np.int64))
 
     def ln(x: Any, w: Any, b: Any) -> Any:
         return call("layer_norm_affine", x, w, b, eps=NORM_EPS)

@@ -12,6 +12,7 @@ import numpy as np
 
 from harness import strategies as strat
 from harness import tolerances
+from harness.contract import reused
 from harness.oracles.agreement import Agreement, Context, OracleFailure, compare_arrays, fmt
 from harness.oracles.model_ops import model_loss, needed_ops
 from harness.oracles.ops import require
@@ -70,6 +71,23 @@ class ModelDraw:
     seed: int
 
 
+_LOSSES: dict[tuple[int, str, ModelCase], tuple[Any, Callable[..., Any]]] = {}
+"""One model loss per backend instance, device and case (the backend is kept beside it, so
+its id is not reused): the same function object on every draw, which a compiling backend
+compiles once per batch shape (:func:`harness.contract.reused`)."""
+
+
+def _loss(target: Target, case: ModelCase, spec: Any) -> Callable[..., Any]:
+    key = (id(target.backend), target.device, case)
+    if key not in _LOSSES:
+        f = model_loss(
+            target.backend.ops(), spec.layers, spec.loss, sequence=spec.sequence,
+            constant=lambda a: target.backend.asarray(a, target.device),
+        )  # fmt: skip
+        _LOSSES[key] = (target.backend, reused(f))
+    return _LOSSES[key][1]
+
+
 def _model_setup(
     target: Target, case: ModelCase, dtype: str, draw: ModelDraw
 ) -> tuple[Callable[..., Any], list[np.ndarray], np.ndarray, np.ndarray, Context]:
@@ -87,10 +105,7 @@ def _model_setup(
     y = ds.y_train[idx]
     y = y.reshape(-1, 1) if spec.loss == "bce_with_logits" else y
     params = arch.init_params(spec.layers, draw.seed, dtype)
-    f = model_loss(
-        target.backend.ops(), spec.layers, spec.loss, sequence=spec.sequence,
-        constant=lambda a: target.backend.asarray(a, target.device),
-    )  # fmt: skip
+    f = _loss(target, case, spec)
     ctx = Context(target.name, case.id, "", dtype, (), draw.seed, None)
     return f, params, x, y, ctx
 

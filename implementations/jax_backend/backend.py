@@ -36,6 +36,7 @@ from harness.contract import (
     History,
     OpFn,
     Unsupported,
+    is_reused,
     resolve_argnums,
 )
 
@@ -154,7 +155,9 @@ _TRANSFORMS: dict[str, Callable[[OpFn, list[int]], Callable[..., Any]]] = {
 
 class JaxBackend(Backend):
     """JAX: functional autograd (``jax.vjp`` / ``jax.jvp``) and training compiled with
-    ``jax.jit``, one ``lax.scan`` per epoch, optimizers from optax with PyTorch's rules.
+    ``jax.jit`` (by default chunks of epochs with their evaluations as one program; see
+    :mod:`~harness.implementations.jax_backend.train`), optimizers from optax with PyTorch's
+    rules.
     """
 
     name = "jax"
@@ -266,20 +269,41 @@ class JaxBackend(Backend):
         """The jitted ``kind`` transform of ``fn`` (one per op, argnums and arity; JAX keeps
         one compilation per shape and dtype under it), or None to run eagerly.
 
-        Only this backend's own catalog ops are compiled: their identity is stable, so a
-        second example of the same shapes reuses the compiled program instead of retracing
-        (second order: 4.9 s per op eagerly). Any other function (a composed program, a
-        model's loss) is new on every call, where a compilation would only add its cost.
-        An op that cannot be traced (it needs concrete values) runs eagerly from then on.
+        Only functions with a stable identity are compiled (:meth:`_identity`): this
+        backend's own catalog ops, alone or with bound parameters, and functions marked
+        :func:`~harness.contract.reused`; a second example of the same shapes reuses the
+        compiled program instead of retracing (second order: 4.9 s per op eagerly). Any
+        other function (a composed program) is new on every call, where a compilation would
+        only add its cost. A function that cannot be traced (it needs concrete values) runs
+        eagerly from then on.
         """
-        key = (kind, id(fn), tuple(argnums), n)
-        if id(fn) not in self._own_ops or key in self._eager:
+        which = self._identity(fn)
+        key = (kind, which, tuple(argnums), n)
+        if which is None or key in self._eager:
             return None
         if key not in self._jitted:
             import jax
 
-            self._jitted[key] = jax.jit(_TRANSFORMS[kind](fn, argnums))
-        return self._jitted[key]
+            # The function is kept beside its program: its id is not reused while it lives.
+            self._jitted[key] = (fn, jax.jit(_TRANSFORMS[kind](fn, argnums)))
+        return self._jitted[key][1]
+
+    def _identity(self, fn: OpFn) -> Any:
+        """What identifies ``fn``'s compiled programs, or None where it is not compiled:
+        one of this backend's ops; an op with its parameters bound by ``functools.partial``
+        (the oracles bind ``stride``, ``eps``, ...: a new partial per call, the same op and
+        the same values), the values being part of the program; a function the harness
+        marks as :func:`~harness.contract.reused` (a model's loss)."""
+        if id(fn) in self._own_ops:
+            return id(fn)
+        if isinstance(fn, functools.partial) and not fn.args and id(fn.func) in self._own_ops:
+            key = (id(fn.func), tuple(sorted(fn.keywords.items())))
+            try:
+                hash(key)
+            except TypeError:  # a parameter value that is not hashable: run eagerly
+                return None
+            return key
+        return id(fn) if is_reused(fn) else None
 
     @cached_property
     def _jitted(self) -> dict[tuple[Any, ...], Any]:
@@ -304,7 +328,7 @@ class JaxBackend(Backend):
             jax.errors.TracerArrayConversionError,
             jax.errors.TracerIntegerConversionError,
         ):
-            self._eager.add((kind, id(fn), tuple(argnums), n))
+            self._eager.add((kind, self._identity(fn), tuple(argnums), n))
             return None
 
     def vjp(self, fn, primals, cotangent, *, device, argnums=None):

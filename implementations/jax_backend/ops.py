@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 
 def bce_with_logits_rows(z: Any, y: Any) -> Any:
     """Per-element ``BCEWithLogitsLoss``: ``(1 - y) z - log_sigmoid(z)``, PyTorch's form.
@@ -115,8 +117,11 @@ def _nn_ops(jax: Any, jnp: Any) -> dict[str, Callable[..., Any]]:
         return out + b.reshape((1, -1) + (1,) * n)
 
     def window(x: Any, init: float, op: Any, k: int, stride: int, padding: int, d: int) -> Any:
+        # A concrete NumPy init value: reduce_window differentiates only the monoids it
+        # recognizes (max from -inf, add from 0), and under jit a jnp.asarray init is traced,
+        # which leaves the generic reduce_window without a VJP ("Linearization failed").
         return lax.reduce_window(
-            x, jnp.asarray(init, x.dtype), op, (1, 1, k, k), (1, 1, stride, stride),
+            x, np.asarray(init, x.dtype), op, (1, 1, k, k), (1, 1, stride, stride),
             [(0, 0), (0, 0), (padding, padding), (padding, padding)], window_dilation=(1, 1, d, d),
         )  # fmt: skip
 

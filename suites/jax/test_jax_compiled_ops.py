@@ -4,6 +4,7 @@ second example of the same shapes compiles nothing."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from harness import catalog
+from harness.contract import reused
 from harness.discovery import get_target
 
 from .test_jax_backend import _case
@@ -72,3 +74,58 @@ def test_a_second_example_of_the_same_shapes_compiles_nothing(name: str) -> None
         _all(name, fresh.ops()[name], second, 4, fresh)
     assert warm, "the listener sees the first example's compilations"
     assert not again, f"{len(again)} compilations for new values of the same shapes"
+
+
+def test_a_reused_function_is_traced_once_per_shape() -> None:
+    """A function the harness marks :func:`~harness.contract.reused` (a model's loss) is
+    compiled: new values of the same shapes do not run its Python again; an unmarked one
+    runs eagerly, its Python on every call."""
+    fresh = type(JAX)()
+    fresh.load()
+    ops = fresh.ops()
+    traces: list[int] = []
+
+    def loss(x: Any, w: Any) -> Any:
+        traces.append(1)
+        return ops["sum"](ops["tanh"](ops["matmul"](x, w)))
+
+    rng = np.random.default_rng(0)
+    draws = [[rng.standard_normal((3, 4)), rng.standard_normal((4, 2))] for _ in range(3)]
+    one = np.ones(())
+    marked = reused(loss)
+    results = [fresh.vjp(marked, xs, one, device="cpu") for xs in draws]
+    assert len(traces) == 1, f"traced {len(traces)} times for 3 draws of one shape"
+    unmarked = functools.partial(loss)  # the same code, not marked: eager
+    eager = [fresh.vjp(unmarked, xs, one, device="cpu") for xs in draws]
+    assert len(traces) == 1 + 3
+    for (v, g), (ve, ge) in zip(results, eager, strict=True):
+        np.testing.assert_allclose(v, ve, rtol=1e-13)
+        for a, b in zip(g, ge, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_an_op_with_bound_parameters_compiles_once_per_value() -> None:
+    """The oracles bind an op's parameters with a new ``functools.partial`` per call: the
+    same op with the same values shares one program, other values get their own, and the
+    numbers are the eager path's."""
+    fresh: Any = type(JAX)()
+    fresh.load()
+    conv = fresh.ops()["conv2d"]
+    rng = np.random.default_rng(1)
+    xs = [rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), np.zeros(3)]
+    v = rng.standard_normal((2, 3, 3, 3))
+
+    def programs() -> int:
+        return len([key for key in fresh._jitted if key[0] == "vjp"])
+
+    params = {"stride": 2, "padding": 1, "dilation": 1, "groups": 1}
+    out = [fresh.vjp(functools.partial(conv, **params), xs, v, device="cpu") for _ in range(2)]
+    assert programs() == 1
+    other = functools.partial(conv, stride=1, padding=0, dilation=1, groups=1)
+    fresh.vjp(other, xs, rng.standard_normal((2, 3, 4, 4)), device="cpu")
+    assert programs() == 2
+    eager = fresh.vjp(lambda *a: conv(*a, **params), xs, v, device="cpu")
+    for value, grads in out:
+        np.testing.assert_allclose(value, eager[0], rtol=1e-13)
+        for a, b in zip(grads, eager[1], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
