@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from harness import discovery, oracles
+from harness import oracles
 from harness.contract import Backend, OpFn, Unsupported
 from harness.discovery import Target
 
@@ -25,14 +25,6 @@ CASES = [
     (EmbeddingChunkedWeightGradient, "embedding", GPT, "minibatch_mean", "0.tok.weight"),
     (EmbeddingChunkedWeightGradient, "embedding", GPT, "permutation", "0.tok.weight"),
 ]
-
-
-@pytest.fixture
-def engine() -> Target:
-    target = discovery.get_target("numpy:cpu")
-    if not target.available:
-        pytest.skip(target.reason)
-    return target
 
 
 def _broken(engine: Target, wrapper: type, op: str) -> Target:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-from harness import discovery, oracles
+from harness import oracles
 from harness.discovery import Target
 
 from .nn_targets import (
@@ -27,14 +27,6 @@ CASES = [
     (BatchNormBiasedRunningVar, "batch_norm_stats", "forward", "float64", "value"),
     (SoftmaxNoShift, "softmax", "forward", "float32", "covering case: extreme:large"),
 ]
-
-
-@pytest.fixture
-def engine() -> Target:
-    target = discovery.get_target("numpy:cpu")
-    if not target.available:
-        pytest.skip(target.reason)
-    return target
 
 
 def _check(oracle: str, target: Target, op: str, dtype: str, reference: Target | None) -> None:
