@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from harness.oracles.ops import require
 
 if TYPE_CHECKING:
     from harness.discovery import Target
+    from harness.workload import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,18 @@ its id is not reused): the same function object on every draw, which a compiling
 compiles once per batch shape (:func:`harness.contract.reused`)."""
 
 
-def _loss(target: Target, case: ModelCase, spec: Any) -> Callable[..., Any]:
+@functools.cache
+def _spec(case: ModelCase) -> ModelSpec:
+    """The case's model (the same in every dtype), built once per process."""
+    from harness import workload as wl
+
+    return wl.build(case.dataset, case.model, "sgd", epochs=1, seed=0).model
+
+
+def _loss(target: Target, case: ModelCase) -> Callable[..., Any]:
     key = (id(target.backend), target.device, case)
     if key not in _LOSSES:
+        spec = _spec(case)
         f = model_loss(
             target.backend.ops(), spec.layers, spec.loss, sequence=spec.sequence,
             constant=lambda a: target.backend.asarray(a, target.device),
@@ -105,7 +116,7 @@ def _model_setup(
     y = ds.y_train[idx]
     y = y.reshape(-1, 1) if spec.loss == "bce_with_logits" else y
     params = arch.init_params(spec.layers, draw.seed, dtype)
-    f = _loss(target, case, spec)
+    f = _loss(target, case)
     ctx = Context(target.name, case.id, "", dtype, (), draw.seed, None)
     return f, params, x, y, ctx
 
@@ -115,9 +126,8 @@ def _param_names(case: ModelCase) -> list[str]:
     (the trajectory reports' names), the ``state_dict`` names of a layered model."""
     from harness import architectures as arch
     from harness import trajectory
-    from harness import workload as wl
 
-    spec = wl.build(case.dataset, case.model, "sgd", epochs=1, seed=0).model
+    spec = _spec(case)
     if spec.is_linear_stack:
         return trajectory.param_names(2 * spec.n_layers)
     return arch.param_names(spec.layers)
