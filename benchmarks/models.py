@@ -1,8 +1,8 @@
 """The layered models (issue 15): ``cnn`` and ``cnn-bn`` on digits, ``gpt`` on the sonnets.
 
 Rows: every discovered target; mini-batches of 32, float32 and float64, the training
-suite's case for each model (:data:`harness.oracles.training.LAYERED_CASES`: optimizer and
-epochs), seed 0.
+suite's mini-batch case for each model (:data:`harness.oracles.training.LAYERED_CASES`:
+optimizer and epochs), seed 0.
 
 * ``TimeModelStep.time_step``: steady-state seconds per optimizer step (epochs after the
   first; evaluation and compilation excluded), after a one-epoch warm-up.
@@ -32,7 +32,9 @@ from harness import trajectory
 from harness import workload as workload_mod
 from harness.oracles.training import LAYERED_CASES, TrainingCase
 
-CASES: dict[str, TrainingCase] = {f"{c.dataset}_{c.model}": c for c in LAYERED_CASES}
+CASES: dict[str, TrainingCase] = {
+    f"{c.dataset}_{c.model}": c for c in LAYERED_CASES if c.mode == "minibatch"
+}
 PARAMS = [common.TARGETS, list(CASES), list(common.DTYPES)]
 PARAM_NAMES = ["target", "model", "dtype"]
 
