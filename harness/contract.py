@@ -182,6 +182,17 @@ class Backend(ABC):
         """
         return {}
 
+    def use_compilation_cache(self, directory: Path) -> bool:
+        """Keep compiled programs in ``directory`` across processes (optional hook).
+
+        The parity suites call it before any check runs (``--compile-cache``), so that a
+        second run of the same checks loads what the first compiled instead of compiling
+        it again; numbers do not change, only the time. Returns whether the backend now
+        uses a persistent cache (the default: it has none, False). A backend that already
+        uses a cache the user configured keeps that one and returns True.
+        """
+        return False
+
     # -- tensors ---------------------------------------------------------------------
     @abstractmethod
     def asarray(self, x: np.ndarray, device: str) -> Array:

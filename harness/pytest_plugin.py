@@ -14,6 +14,11 @@ Options (each with an environment variable, the option wins):
                       taken from the rootdir).
 
 ``--shapes compact|free``  ``HARNESS_SHAPES``; the shape menus (default: the profile's).
+``--compile-cache DIR|off``  ``HARNESS_COMPILE_CACHE``; where backends that compile keep
+                      their programs between runs (:meth:`~harness.contract.Backend.
+                      use_compilation_cache`), one folder per backend; default the user's
+                      cache folder (``~/.cache/harness/compiled`` on Linux). It changes
+                      no result, only how long a second run of the same checks takes.
 
 Hypothesis profiles (``--hypothesis-profile NAME`` or ``HARNESS_PROFILE``), shape menus and
 ``--hypothesis-seed N`` are resolved by :mod:`harness.profiles` (every profile honours the
@@ -46,6 +51,7 @@ from harness.discovery import Target
 ENV_PARITY_OUT = "HARNESS_PARITY_OUT"
 ENV_PROFILE = profiles.ENV_PROFILE
 ENV_TRAINING_CASES = "HARNESS_TRAINING_CASES"
+ENV_COMPILE_CACHE = "HARNESS_COMPILE_CACHE"
 TRAINING_SUBSETS = ("all", "quick")
 DEFAULT_OUT = "results/parity"
 _WORKER_KEY = "harness_parity_rows"
@@ -74,6 +80,8 @@ class HarnessState:
     draws: profiles.Draws
     out_dir: Path
     registry: divergences.Registry
+    compile_cache: dict[str, str]
+    """``{backend: folder}`` of the backends that keep compiled programs between runs."""
     rows: list[report.Row] = field(default_factory=list)
     runs: oracles.RunCache = field(default_factory=oracles.RunCache)
     started: float = field(default_factory=time.time)
@@ -108,6 +116,7 @@ class HarnessState:
             "machine": platform.machine(),
             "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.started)),
             "duration_s": round(time.time() - self.started, 1),
+            "compile_cache": self.compile_cache,
         }
 
 
@@ -151,6 +160,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "so never count for a verdict); harness check and harness parity pass it",
     )
     group.addoption(
+        "--compile-cache",
+        default=None,
+        metavar="DIR|off",
+        help="folder where compiling backends keep their programs between runs, or off; "
+        f"default ${ENV_COMPILE_CACHE}, else {default_compile_cache()}",
+    )
+    group.addoption(
         "--parity-out",
         default=None,
         help=f"where report.json and coverage.md go; default $HARNESS_PARITY_OUT, else "
@@ -184,6 +200,41 @@ def training_cases(config: pytest.Config) -> tuple[oracles.TrainingCase, ...]:
     return oracles.QUICK_TRAINING_CASES if name == "quick" else oracles.TRAINING_CASES
 
 
+def default_compile_cache() -> Path:
+    """``compiled/`` in the user's cache folder for the harness (platformdirs)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("harness")) / "compiled"
+
+
+def compile_cache(config: pytest.Config) -> Path | None:
+    """The ``--compile-cache`` / ``$HARNESS_COMPILE_CACHE`` folder, or None for ``off``."""
+    value = config.getoption("compile_cache") or os.environ.get(ENV_COMPILE_CACHE) or ""
+    if value.strip().lower() == "off":
+        return None
+    if not value.strip():
+        return default_compile_cache()
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise pytest.UsageError(
+            f"--compile-cache / ${ENV_COMPILE_CACHE}: {value!r} is a file; give a folder, or off"
+        )
+    return path
+
+
+def _use_compile_cache(root: Path | None, targets: list[Target]) -> dict[str, str]:
+    """Turn on each compiling backend's persistent cache; ``{backend: folder}`` of those
+    that use one."""
+    used: dict[str, str] = {}
+    if root is None:
+        return used
+    for t in targets:
+        b = t.backend
+        if b.name not in used and b.use_compilation_cache(root / b.name):
+            used[b.name] = str(root / b.name)
+    return used
+
+
 def _reference(config: pytest.Config) -> Target | None:
     """``--reference`` / ``$HARNESS_REFERENCE`` / the default (None: no backend volunteers)."""
     name = config.getoption("reference")
@@ -213,8 +264,11 @@ def pytest_configure(config: pytest.Config) -> None:
     reference = _reference(config)
     out = config.getoption("parity_out") or os.environ.get(ENV_PARITY_OUT) or DEFAULT_OUT
     out_dir = Path(out) if Path(out).is_absolute() else config.rootpath / out
+    cache = _use_compile_cache(
+        compile_cache(config), [*selection.targets, *([reference] if reference else [])]
+    )
     config.stash[STATE] = HarnessState(
-        selection, reference, draws, out_dir, _registry(selection, reference)
+        selection, reference, draws, out_dir, _registry(selection, reference), cache
     )
     # ``-n N`` alone means --dist load; use loadgroup so the groups above hold (an explicit
     # --dist wins).
@@ -242,6 +296,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"parity results: {st.out_dir}"
     )
     lines.append(f"harness draws: {st.draws.describe()}")
+    if st.compile_cache:
+        lines.append(
+            "harness compile cache: "
+            + ", ".join(f"{name} {path}" for name, path in st.compile_cache.items())
+        )
     return lines
 
 

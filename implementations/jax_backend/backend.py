@@ -25,6 +25,7 @@ import contextlib
 import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,10 @@ from harness.contract import (
 
 DEVICES = ("cpu", "gpu")
 """Device names of this backend's targets (``jax:cpu``, ``jax:gpu``)."""
+
+COMPILATION_CACHE_BYTES = 2 << 30
+"""The bound :meth:`JaxBackend.use_compilation_cache` gives JAX's cache (least recently used
+entries go first)."""
 
 
 @contextlib.contextmanager
@@ -183,6 +188,28 @@ class JaxBackend(Backend):
         # XLA sizes its CPU thread pool when its backend starts (discovery already asked
         # for the devices), so nothing can be changed here; record what XLA was given.
         return {"xla_flags": os.environ.get("XLA_FLAGS"), "pinned_by_harness": False}
+
+    def use_compilation_cache(self, directory: Path) -> bool:
+        """JAX's persistent compilation cache in ``directory``, unless the user set one
+        (``JAX_COMPILATION_CACHE_DIR`` or ``jax_compilation_cache_dir``), which is kept.
+
+        Process-wide (JAX has one cache), and it changes no result: an entry's key is the
+        compiled program, its options and the jax / jaxlib versions. Every program is kept:
+        the harness's compile in 0.05-0.5 s each on this 2-core machine, under JAX's
+        default threshold of 1 s, and compiling is most of a JAX op check's time (the
+        covering cases and derandomized draws repeat the same shapes on every run). A size
+        bound turns on JAX's file lock, which pytest-xdist workers writing the same entries
+        need (JAX writes an entry unlocked otherwise).
+        """
+        import jax
+
+        if jax.config.values["jax_compilation_cache_dir"]:
+            return True
+        jax.config.update("jax_compilation_cache_dir", str(directory))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        if jax.config.values["jax_compilation_cache_max_size"] == -1:
+            jax.config.update("jax_compilation_cache_max_size", COMPILATION_CACHE_BYTES)
+        return True
 
     def version(self) -> str:
         import jax

@@ -215,20 +215,28 @@ def test_padding_and_mask_give_the_real_rows_loss_and_gradient() -> None:
 
 @contextmanager
 def _count_compiles() -> Iterator[list[str]]:
-    """Collect one entry per XLA backend compilation while the block runs."""
+    """Collect one entry per program XLA compiles, or loads from the persistent
+    compilation cache the parity plugin turns on (``--compile-cache``: a loaded program
+    fires no compile event), while the block runs."""
     import jax.monitoring
 
     events: list[str] = []
 
-    def listener(event: str, duration_secs: float, **kwargs: str | int) -> None:
+    def compiled(event: str, duration_secs: float, **kwargs: str | int) -> None:
         if event == "/jax/core/compile/backend_compile_duration":
             events.append(event)
 
-    jax.monitoring.register_event_duration_secs_listener(listener)
+    def loaded(event: str, **kwargs: str | int) -> None:
+        if event == "/jax/compilation_cache/cache_hits":
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(compiled)
+    jax.monitoring.register_event_listener(loaded)
     try:
         yield events
     finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
+        jax.monitoring.unregister_event_duration_listener(compiled)
+        jax.monitoring.unregister_event_listener(loaded)
 
 
 @pytest.mark.parametrize("loop", ["epochs", "scan", "step"])
