@@ -1,4 +1,5 @@
-"""``torch.nn`` for the NumPy engine: Module, Parameter, layers, losses, functional, init."""
+"""``torch.nn`` for the NumPy engine: Module, Parameter, layers, attention, losses, functional,
+init."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..nn.activation import (
     Softplus,
     Tanh,
 )
+from ..nn.attention import MultiheadAttention
 from ..nn.container import ModuleList, Sequential
 from ..nn.conv import Conv1d, Conv2d
 from ..nn.layers import Dropout, Flatten, Unflatten
@@ -54,6 +56,7 @@ __all__ = [
     "MaxPool2d",
     "Module",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
     "ReLU",
