@@ -21,10 +21,11 @@ from .test_nn_modules import _pair, _state
 EMBED, HEADS, L, S, N = 8, 2, 3, 4, 2
 
 # float64: two correct implementations differ by summation order in the projections and the
-# softmax. Measured over this grid: at most 3.9e-15 of the largest element of the compared
-# array (gradients reach ~1e2 with the N(0, 1) parameters of ``_pair``, whose draws depend on
-# the test order); 1e-12 of that scale leaves room for other draws and BLAS builds, while
-# every deliberate break tried (scale, head order, mask sense) is off by more than 1e-2.
+# softmax. Measured over these grids: at most 3.9e-15 of the largest element of the compared
+# array for attention, 2.4e-14 for the encoder layer with tanh-GELU (gradients reach ~1e2
+# with the N(0, 1) parameters of ``_pair``, whose draws depend on the test order). 1e-12 of
+# that scale leaves 40x room for other draws and BLAS builds; every deliberate break tried
+# (the 1/sqrt(d) scale, head order, mask sense, norm order) is off by more than 1e-2.
 _RTOL = 1e-12
 
 
@@ -48,6 +49,7 @@ def _masks(rng: np.random.Generator) -> dict[str, np.ndarray]:
         "causal_bool": causal,
         "causal_float": np.where(causal, -np.inf, 0.0),
         "self_kpm_bool": _mask_rows_open(rng.random((n, lq)) > 0.5),
+        "self_kpm_float": rng.standard_normal((n, lq)),
         "noncausal_bool": np.eye(lq, dtype=bool)[::-1] & ~np.eye(lq, dtype=bool),
     }
 
@@ -141,15 +143,22 @@ def _inputs(rng: np.random.Generator, make: dict[str, Any], layout: str) -> tupl
     return (q, k) if kind == "kv" else (q, k, rng.standard_normal(shape(src, vdim)))
 
 
-def _run(ns: Any, module: Any, arrays: tuple[np.ndarray, ...], forward: dict[str, Any]) -> Any:
+def _run(
+    ns: Any,
+    module: Any,
+    arrays: tuple[np.ndarray, ...],
+    forward: dict[str, Any],
+    layer: bool = False,
+) -> Any:
     """Forward and backward of ``sum(out * g) + sum(weights * h)`` in namespace ``ns``;
-    returns the output, the weights, the input gradients and the parameter gradients."""
+    returns the output, the weights, the input gradients and the parameter gradients.
+    ``layer``: ``module`` takes one input (an encoder layer) and returns no weights."""
     xs = [ns.from_numpy(a.copy()).requires_grad_(True) for a in arrays]
     q, k, v = (xs * 3)[:3] if len(xs) == 1 else (xs[0], xs[1], xs[-1])
     kw = {
         n: ns.from_numpy(a.copy()) if isinstance(a, np.ndarray) else a for n, a in forward.items()
     }
-    out, weights = module(q, k, v, **kw)
+    out, weights = (module(q, **kw), None) if layer else module(q, k, v, **kw)
     rng = np.random.default_rng(7)
     loss = (out * ns.from_numpy(rng.standard_normal(tuple(out.shape)))).sum()
     if weights is not None:
@@ -163,6 +172,19 @@ def _run(ns: Any, module: Any, arrays: tuple[np.ndarray, ...], forward: dict[str
         grads,
         params,
     )
+
+
+def _compare(got: Any, want: Any) -> None:
+    """Every array :func:`_run` returns, against torch's."""
+    _close(got[0], want[0], "output")
+    assert (got[1] is None) == (want[1] is None), "attn_weights presence"
+    if want[1] is not None:
+        _close(got[1], want[1], "attn_weights")
+    for i, (g, w) in enumerate(zip(got[2], want[2], strict=True)):
+        _close(g, w, f"input #{i} gradient")
+    assert list(got[3]) == list(want[3])
+    for n in want[3]:
+        _close(got[3][n], want[3][n], f"{n} gradient")
 
 
 def _close(got: np.ndarray, want: np.ndarray, what: str) -> None:
@@ -186,17 +208,7 @@ def test_multihead_attention_matches_torch(torch_mod: Any, name: str) -> None:
         if "attn_mask" in forward and forward["attn_mask"].ndim == 3:
             forward["attn_mask"] = forward["attn_mask"][:HEADS]
     arrays = _inputs(rng, make, layout)
-    want = _run(torch_mod, ref, arrays, forward)
-    got = _run(engine, mine, arrays, forward)
-    _close(got[0], want[0], "attn_output")
-    assert (got[1] is None) == (want[1] is None), "attn_weights presence"
-    if want[1] is not None:
-        _close(got[1], want[1], "attn_weights")
-    for i, (g, w) in enumerate(zip(got[2], want[2], strict=True)):
-        _close(g, w, f"input #{i} gradient")
-    assert list(got[3]) == list(want[3])
-    for n in want[3]:
-        _close(got[3][n], want[3][n], f"{n} gradient")
+    _compare(_run(engine, mine, arrays, forward), _run(torch_mod, ref, arrays, forward))
 
 
 def test_causal_hint_overrides_the_mask_without_weights() -> None:
@@ -357,3 +369,78 @@ def test_mismatched_mask_types_warn(torch_mod: Any) -> None:
         }
         with pytest.warns(UserWarning, match="mismatched key_padding_mask and attn_mask"):
             _mha(t)(*_x(t), **masks)
+
+
+# name: (constructor keywords (the activation a function of the nn namespace), forward
+# keywords naming masks of _masks, layout as in CASES, training mode). Eval mode keeps the
+# default dropout=0.1 out (torch's masks are not the engine's); gradients stay on, so torch
+# takes its composed path, not the inference fast path.
+LAYER_CASES: dict[str, tuple[dict[str, Any], dict[str, Any], str, bool]] = {
+    "post_norm": ({}, {}, "self", False),
+    "pre_norm_batch_first": ({"norm_first": True, "batch_first": True}, {}, "self", False),
+    "gelu_string": ({"activation": "gelu"}, {}, "self", False),
+    "callable_module": ({"activation": lambda nn: nn.GELU(approximate="tanh")}, {}, "self", False),
+    "callable_function": ({"activation": lambda nn: nn.functional.silu}, {}, "self", False),
+    "no_bias": ({"bias": False, "layer_norm_eps": 1e-3}, {}, "self", False),
+    "unbatched": ({"norm_first": True}, {}, "unbatched self", False),
+    "src_mask_bool": ({}, {"src_mask": "causal_bool"}, "self", False),
+    "src_mask_float_kpm_float": (
+        {"batch_first": True},
+        {"src_mask": "causal_float", "src_key_padding_mask": "self_kpm_float"},
+        "self",
+        False,
+    ),
+    "kpm_bool": ({}, {"src_key_padding_mask": "self_kpm_bool"}, "self", False),
+    "is_causal": ({}, {"src_mask": "noncausal_bool", "is_causal": True}, "self", False),
+    "training_without_dropout": ({"dropout": 0.0, "norm_first": True}, {}, "self", True),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYER_CASES))
+def test_transformer_encoder_layer_matches_torch(torch_mod: Any, name: str) -> None:
+    """Output, input and parameter gradients equal torch's; torch's state_dict loads (its
+    keys, in order, are the engine's)."""
+    make, forward, layout, training = LAYER_CASES[name]
+
+    def build(nn: Any) -> Any:
+        kw = {k: v(nn) if k == "activation" and callable(v) else v for k, v in make.items()}
+        return nn.TransformerEncoderLayer(EMBED, HEADS, dim_feedforward=16, **kw)
+
+    ref, mine = _pair(torch_mod, build)
+    assert list(mine.state_dict()) == list(ref.state_dict())
+    ref.train(training)
+    mine.train(training)
+    rng = np.random.default_rng([12, sum(map(ord, name))])
+    masks = _masks(rng)
+    forward = {k: masks[v] if k.endswith("mask") else v for k, v in forward.items()}
+    arrays = _inputs(rng, make, layout)
+    want = _run(torch_mod, ref, arrays, forward, layer=True)
+    _compare(_run(engine, mine, arrays, forward, layer=True), want)
+
+
+def test_transformer_encoder_layer_bad_activation(torch_mod: Any) -> None:
+    """An unknown activation name is torch's error, naming the valid ones."""
+    for t in (torch_mod, engine):
+        with pytest.raises(RuntimeError, match="activation should be relu/gelu, not tanh"):
+            t.nn.TransformerEncoderLayer(EMBED, HEADS, activation="tanh")
+
+
+@pytest.mark.parametrize("site", ["self_attn", "dropout", "dropout1", "dropout2"])
+def test_transformer_encoder_layer_dropout_sites(site: str) -> None:
+    """Each of the four dropouts acts in training mode only, from the seeded generator."""
+    layer = engine.nn.TransformerEncoderLayer(EMBED, HEADS, dim_feedforward=16, dropout=0.0)
+    layer = layer.double()
+    module = getattr(layer, site)
+    if site == "self_attn":
+        module.dropout = 0.5
+    else:
+        module.p = 0.5
+    x = engine.from_numpy(np.random.default_rng(6).standard_normal((L, N, EMBED)))
+    layer.eval()
+    plain = layer(x).detach().numpy()
+    layer.train()
+    engine.manual_seed(1)
+    dropped = layer(x).detach().numpy()
+    engine.manual_seed(1)
+    np.testing.assert_array_equal(layer(x).detach().numpy(), dropped)
+    assert not np.allclose(dropped, plain)

@@ -32,6 +32,7 @@ from ..nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ..nn.parameter import Parameter
 from ..nn.pooling import AvgPool2d, MaxPool2d
 from ..nn.sparse import Embedding
+from ..nn.transformer import TransformerEncoderLayer
 
 __all__ = [
     "GELU",
@@ -66,6 +67,7 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "TransformerEncoderLayer",
     "Unflatten",
     "functional",
     "init",
