@@ -1,4 +1,5 @@
-"""``torch.nn`` for the NumPy engine: Module, Parameter, layers, losses, functional, init."""
+"""``torch.nn`` for the NumPy engine: Module, Parameter, layers, attention, losses, functional,
+init."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..nn.activation import (
     Softplus,
     Tanh,
 )
+from ..nn.attention import MultiheadAttention
 from ..nn.container import ModuleList, Sequential
 from ..nn.conv import Conv1d, Conv2d
 from ..nn.layers import Dropout, Flatten, Unflatten
@@ -30,6 +32,7 @@ from ..nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from ..nn.parameter import Parameter
 from ..nn.pooling import AvgPool2d, MaxPool2d
 from ..nn.sparse import Embedding
+from ..nn.transformer import TransformerEncoderLayer
 
 __all__ = [
     "GELU",
@@ -54,6 +57,7 @@ __all__ = [
     "MaxPool2d",
     "Module",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
     "Parameter",
     "ReLU",
@@ -63,6 +67,7 @@ __all__ = [
     "Softmax",
     "Softplus",
     "Tanh",
+    "TransformerEncoderLayer",
     "Unflatten",
     "functional",
     "init",
