@@ -64,6 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "about a third of the training time)",
     )
     parity.add_min_ops_argument(p)
+    parity.add_workers_argument(p)
     compare.add_workload_arguments(p)
     p.add_argument(
         "--out",
@@ -107,6 +108,7 @@ def _run(args: argparse.Namespace, requested: int | None, pinned: int) -> int:
     cfg = compare.config_from_args(args, targets=args.target)
     profile = parity.validate_profile(args.profile)
     min_ops = parity.validate_min_ops(args)
+    workers = parity.workers_args(args)
     files.check_writable(Path(args.out), "--out")
     plan_mod.build_workloads(cfg)
     targets, _, _ = plan_mod.select_targets(args.target, option="--target")
@@ -135,6 +137,7 @@ def _run(args: argparse.Namespace, requested: int | None, pinned: int) -> int:
             extra=[
                 "--training-cases",
                 "quick" if args.quick else "all",
+                *workers,
                 *parity.pytest_extra(args),
             ],
             echo=echo,

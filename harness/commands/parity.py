@@ -17,10 +17,13 @@ nothing, or no op check exercised a target) or TOO FEW OPS (under ``--min-ops``)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -73,6 +76,45 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         help=f"Hypothesis profile: {', '.join(PROFILES)} (default %(default)s)",
     )
     add_min_ops_argument(p)
+    add_workers_argument(p)
+
+
+def add_workers_argument(p: argparse.ArgumentParser) -> None:
+    """``--workers N|auto`` (shared with ``check``)."""
+    p.add_argument(
+        "--workers",
+        default="auto",
+        metavar="N|auto",
+        help="pytest-xdist worker processes: a positive integer, 1 to run in this one "
+        "process, or auto, one per usable CPU core (default %(default)s); the report is the "
+        "serial run's whatever the number",
+    )
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
+
+
+def workers_args(args: argparse.Namespace) -> list[str]:
+    """pytest's arguments for ``--workers`` (none for 1), or a usage error naming the option
+    and the valid values. A ``-n`` / ``--numprocesses`` among the extra pytest arguments
+    wins: it is the user's own."""
+    raw = str(getattr(args, "workers", "auto")).strip()
+    if raw == "auto":
+        n = usable_cores()
+    else:
+        try:
+            n = int(raw)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise UsageError(f"--workers: expected a positive integer or auto, got {raw!r}")
+    extra = pytest_extra(args)
+    if any(a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses=")) for a in extra):
+        return []
+    return [] if n == 1 else ["-n", str(n)]
 
 
 def add_min_ops_argument(p: argparse.ArgumentParser) -> None:
@@ -305,7 +347,8 @@ def _stream(cmd: list[str], on_line: Callable[[str], None]) -> int:
             lines.put(line)
         lines.put(None)
 
-    threading.Thread(target=pump, args=(proc.stdout,), daemon=True).start()
+    reader = threading.Thread(target=pump, args=(proc.stdout,), daemon=True)
+    reader.start()
     try:
         while True:
             interrupt.check()
@@ -317,14 +360,27 @@ def _stream(cmd: list[str], on_line: Callable[[str], None]) -> int:
                 return proc.wait()
             on_line(line)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
+        # The whole process group: pytest-xdist's workers are pytest's children, in its
+        # session, and hold the pipe open after pytest itself has gone.
+        if proc.poll() is None or reader.is_alive():
+            _signal_group(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        proc.stdout.close()
+                pass
+            reader.join(timeout=10)
+            if reader.is_alive():
+                _signal_group(proc.pid, signal.SIGKILL)
+                reader.join(timeout=10)
+            proc.wait()
+        if not reader.is_alive():  # else it still reads: closing under it would raise there
+            proc.stdout.close()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    """Send ``sig`` to the process group ``pgid`` (gone already: nothing to do)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
 
 
 def _tally(lines: list[str]) -> dict[str, int]:
@@ -371,6 +427,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate, run the parity suites, print the coverage matrix and the verdict."""
     profile = validate_profile(args.profile)
     min_ops = validate_min_ops(args)
+    workers = workers_args(args)
     files.check_writable(Path(args.out), "--out")
     selected = discovery.select(args.targets, require_available=True).targets
     targets = [t.name for t in selected]
@@ -388,7 +445,7 @@ def run(args: argparse.Namespace) -> int:
                 reference=reference.name,
                 profile=profile,
                 parity_out=tmp,
-                extra=pytest_extra(args),
+                extra=[*workers, *pytest_extra(args)],
                 echo=echo,
                 cache_dir=cache_folder(Path(args.out)),
                 shown_as=final,

@@ -179,6 +179,13 @@ class JaxBackend(Backend):
     )
 
     def load(self) -> None:
+        import os
+
+        # A harness run is several processes on one GPU (the command, its pytest, pytest-xdist
+        # workers, data-parallel ranks); with JAX's default each would claim 75% of the GPU's
+        # memory when it first lists the devices, and the second to start could not allocate.
+        # Set before jax is imported; a value the user chose is kept. No effect on the CPU.
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
         import jax  # noqa: F401
         import optax  # noqa: F401
 

@@ -114,7 +114,7 @@ def test_check_honours_it_in_the_suites_and_the_workload_comparison(
 ) -> None:
     k = f"(test_forward and relu) or (test_trajectory and {registered.DECLARED_CASE})"
     proc = _harness(env, "check", "--target", "declared_sum_loss:cpu", "--quick", *COMPARE,
-                    "--out", str(tmp_path), "--json", "--", "-k", k)  # fmt: skip
+                    "--out", str(tmp_path), "--json", "--workers", "1", "--", "-k", k)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["outcome"] == "PASS"
@@ -128,6 +128,6 @@ def test_check_honours_it_in_the_suites_and_the_workload_comparison(
     (row,) = [r for r in doc["workload"]["rows"] if r["target"] == "declared_sum_loss:cpu"]
     assert row["verdict"] == "diverges" and row["divergence"]["status"] == "xfail"
     text = _harness(env, "check", "--target", "declared_sum_loss:cpu", "--quick", *COMPARE,
-                    "--out", str(tmp_path / "text"), "--", "-k", k)  # fmt: skip
+                    "--out", str(tmp_path / "text"), "--workers", "1", "--", "-k", k)  # fmt: skip
     assert text.returncode == 0, text.stdout + text.stderr
     assert "  workload  DECLARED: declared_sum_loss:cpu mini-batch: diverges" in text.stdout

@@ -81,7 +81,7 @@ def test_backends_shows_the_emulated_capability(env: dict[str, str]) -> None:
 
 def test_the_suites_mark_the_circular_oracle(env: dict[str, str], tmp_path: Path) -> None:
     proc = _harness(env, "check", "--target", TARGET, "--out", str(tmp_path), "--json",
-                    "--", "-k", "exp and (jvp_vjp or test_forward)")  # fmt: skip
+                    "--workers", "1", "--", "-k", "exp and (jvp_vjp or test_forward)")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     (tv,) = doc["verdict"]["targets"]

@@ -177,7 +177,7 @@ def test_check_pins_the_threads_it_is_given_and_records_them(tmp_path: Path) -> 
     proc = run_harness(
         "check", "--target", "numpy", "--epochs", "2", "--no-plots", "--optimizer", "sgd",
         "--momentum", "0.5", "--threads", "2", "--quick", "--out", str(out),
-        "--", "-k", "relu or breast_cancer-logreg-sgd-minibatch",
+        "--workers", "1", "--", "-k", "relu or breast_cancer-logreg-sgd-minibatch",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rep = load_report(only_run_dir(out))

@@ -84,15 +84,16 @@ def test_ctrl_c_after_a_run_finished_or_while_writing(line: int, tmp_path: Path)
 # -- harness check: a terminal's Ctrl-C reaches the whole process group -----------------------
 
 SUITE_POINTS = [
-    ("check", "start"),
-    ("check", "collected"),
-    ("check", "report:"),
-    ("check", "[1/"),
-    ("parity", "collected"),
+    ("check", "start", "1"),
+    ("check", "collected", "1"),
+    ("check", "report:", "1"),
+    ("check", "[1/", "1"),
+    ("parity", "collected", "1"),
+    ("parity", "2 workers [", "2"),
 ]
 """Where to interrupt ``harness check``: during start-up, while the parity suites run in
 pytest, between the suites and training, and during training; ``harness parity`` while its
-pytest runs."""
+pytest runs, in one process and on two pytest-xdist workers (``--workers``)."""
 
 SUITE_ARGS = {
     "check": ["--target", "numpy", "--epochs", "3000", "--no-plots"],
@@ -100,14 +101,14 @@ SUITE_ARGS = {
 }
 
 
-@pytest.mark.parametrize(("command", "point"), SUITE_POINTS)
+@pytest.mark.parametrize(("command", "point", "workers"), SUITE_POINTS)
 def test_ctrl_c_on_check_or_parity_exits_130_and_leaves_nothing(
-    command: str, point: str, tmp_path: Path
+    command: str, point: str, workers: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", command, *SUITE_ARGS[command], "--out", str(out),
-         "--", "-k", "relu"],
+        [sys.executable, "-m", "harness", command, *SUITE_ARGS[command], "--workers", workers,
+         "--out", str(out), "--", "-k", "relu"],
         env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True,
     )  # fmt: skip

@@ -75,17 +75,30 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
         for name, args, extra in unknown
     }
     if HAVE_SUITES:
+        # Two pytest-xdist workers whatever the machine: the report must be the serial one's.
+        parity = ["parity", "--targets", ref, "--json", "--workers", "2"]
         launches["parity"] = (
-            ["parity", "--targets", ref, "--json", "--out", str(root / "parity"), *NARROW],
+            [*parity, "--out", str(root / "parity"), *NARROW],
             None,
             [],
         )
-        check = ["check", "--target", ref, "--epochs", "2", "--no-plots", "--quick"]
+        check = [
+            "check",
+            "--target",
+            ref,
+            "--epochs",
+            "2",
+            "--no-plots",
+            "--quick",
+            "--workers",
+            "1",
+        ]
         launches["check"] = ([*check, "--out", str(root / "check"), *NARROW_CHECK], None, [])
         # -k matches no test: pytest collects nothing, which is NOTHING CHECKED (exit 3).
         nothing = ["--", "-k", "no_such_check_anywhere"]
+        serial = ["parity", "--targets", ref, "--workers", "1"]
         launches["parity_nothing"] = (
-            ["parity", "--targets", ref, "--out", str(root / "parity_nothing"), *nothing],
+            [*serial, "--out", str(root / "parity_nothing"), *nothing],
             None,
             [],
         )
@@ -115,6 +128,11 @@ def test_parity_runs_the_suites_and_reports_coverage(runs: dict[str, dict[str, A
     assert doc["targets"] == [REFERENCE.name]  # type: ignore[union-attr]
     assert ".partial-" not in proc.stdout + proc.stderr
     assert f"report: {run_dir / 'report.json'}" in proc.stderr
+    # --workers 2 ran the suites on two pytest-xdist workers, and the rows still arrived.
+    command = doc["command"]
+    assert command[command.index("-n") + 1] == "2", command
+    rows = json.loads((run_dir / "report.json").read_text())["results"][REFERENCE.name]  # type: ignore[union-attr]
+    assert rows and all("relu" in subject for subject in rows), sorted(rows)
 
 
 @needs_suites
@@ -137,6 +155,7 @@ def test_check_runs_parity_and_training_with_a_summary(runs: dict[str, dict[str,
     assert doc["workload"]["ok"] is True, "the reference agrees with itself"
     assert doc["verdict"]["targets"][0]["training"]["run"] == ["breast_cancer-logreg-sgd-minibatch"]
     assert "--training-cases" in doc["suites"]["command"]
+    assert "-n" not in doc["suites"]["command"], "--workers 1 runs pytest in one process"
     assert load_report(run_dir)["config"]["epochs"] == 2
     # Every path printed or recorded is where the folder is now, never the staging folder.
     assert ".partial-" not in proc.stdout + proc.stderr
@@ -152,6 +171,14 @@ def test_parity_that_checks_nothing_exits_3(runs: dict[str, dict[str, Any]]) -> 
     assert "NOTHING CHECKED" in proc.stdout and "no op check exercised" in proc.stdout
 
 
+@pytest.mark.parametrize(("command", "bad"), [("parity", "0"), ("check", "two")])
+def test_a_bad_workers_is_a_usage_error(command: str, bad: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    target = ["--target", "x"] if command == "check" else []
+    proc = run_harness(command, *target, "--workers", bad, "--out", str(out))
+    assert_usage_error(proc, "--workers: expected a positive integer or auto", out, command)
+
+
 @pytest.mark.parametrize(("command", "bad"), [("parity", "0"), ("check", "many")])
 def test_a_bad_min_ops_is_a_usage_error(command: str, bad: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -165,9 +192,11 @@ def test_a_bad_min_ops_is_a_usage_error(command: str, bad: str, tmp_path: Path) 
 def test_parity_passes_pytest_options_through_with_its_own_cache(tmp_path: Path) -> None:
     """``-- --lf`` works: pytest's cache lives in a folder of ours, kept between runs."""
     out = tmp_path / "out"
-    first = run_harness("parity", "--out", str(out), *NARROW, cwd=tmp_path)
+    first = run_harness("parity", "--workers", "1", "--out", str(out), *NARROW, cwd=tmp_path)
     assert first.returncode in (0, 1), first.stdout + first.stderr
-    again = run_harness("parity", "--out", str(out), "--", "--lf", "-k", "relu", cwd=tmp_path)
+    again = run_harness(
+        "parity", "--workers", "1", "--out", str(out), "--", "--lf", "-k", "relu", cwd=tmp_path
+    )
     assert again.returncode in (0, 1), again.stdout + again.stderr
     assert (out / ".pytest-cache").is_dir()
     assert not (tmp_path / ".pytest_cache").exists(), "no cache in the user's working folder"
@@ -177,7 +206,9 @@ def test_parity_passes_pytest_options_through_with_its_own_cache(tmp_path: Path)
 @needs_suites
 def test_a_pytest_that_does_not_start_leaves_no_run_folder(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    proc = run_harness("parity", "--out", str(out), "--", "--no-such-pytest-option")
+    proc = run_harness(
+        "parity", "--workers", "1", "--out", str(out), "--", "--no-such-pytest-option"
+    )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no run folder was written" in proc.stderr
     assert not [p for p in out.iterdir() if p.name != ".pytest-cache"], list(out.iterdir())

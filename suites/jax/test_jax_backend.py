@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any
 
 import numpy as np
@@ -205,3 +206,21 @@ def test_fd_check_detects_a_wrong_cotangent(jax_device: str) -> None:
     v = rng.standard_normal(xs[0].shape)
     _, (g,) = JAX.vjp(JAX.ops()["tanh"], xs, 2 * v, device=jax_device)
     assert not np.allclose(g, _fd_vjp(op, xs, v, 0, params), rtol=1e-6, atol=1e-8)
+
+
+def test_loading_the_backend_turns_off_gpu_memory_preallocation() -> None:
+    """Several harness processes share one GPU (command, pytest, xdist workers, ranks): each
+    must allocate on demand, not claim 75% of the device at start; a user's value is kept."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os; from harness.discovery import get_target; get_target('jax:cpu'); "
+        "print(os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE'))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_PYTHON_CLIENT_PREALLOCATE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "false", out.stdout + out.stderr
+    env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "true"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "true", out.stdout + out.stderr
