@@ -277,6 +277,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # A worker parsed only the command line; the controller tells it (below) to tag groups.
     if getattr(config, "workerinput", {}).get(_LOADGROUP_KEY):
         config.option.loadgroup = True
+    if hasattr(config, "workerinput"):
+        config.pluginmanager.register(_GroupTags(), "harness-xdist-group-tags")
 
 
 def _state(config: pytest.Config) -> HarnessState:
@@ -354,6 +356,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = _group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
+
+
+class _GroupTags:
+    """A plugin of one hook, registered on pytest-xdist workers (:func:`pytest_configure`)."""
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own tagging, which may not have taken
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        _tag_groups(config, items)
+
+
+def _tag_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a pytest-xdist worker under ``loadgroup``, make sure each grouped test's node id
+    ends in ``@<group>``: that suffix is all the controller schedules by.
+
+    pytest-xdist (3.8) tags by assigning ``item._nodeid``; pytest 9.2 keeps the node id in
+    ``item._id`` instead, so the assignment is lost and every group silently spreads over
+    the workers (measured: a training case's reference run trained once per worker, its
+    accuracy test 16 s instead of 0). Here the suffix is set where the node id lives, once.
+    """
+    if not config.getvalue("loadgroup"):
+        return
+    for item in items:
+        groups = sorted(
+            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+            for m in item.iter_markers("xdist_group")
+        )
+        if not groups or "@" in item.nodeid:
+            continue
+        tagged = f"{item.nodeid}@{'_'.join(groups)}"
+        if hasattr(item, "_id"):  # pytest >= 9.2: a structured NodeId
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(tagged)
+        else:  # older pytest: a string, where pytest-xdist's own assignment works too
+            setattr(item, "_nodeid", tagged)  # noqa: B010
 
 
 def _explicit_dist(config: pytest.Config) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,23 @@ def test_xdist_workers_write_the_serial_report(tmp_path: Path) -> None:
     assert serial[0]["counts"]["numpy:cpu"]["pass"] >= 8  # the checks did run
     assert json.dumps(parallel[0]) == json.dumps(serial[0])
     assert parallel[1] == serial[1]
+
+
+def test_xdist_keeps_each_op_of_a_target_on_one_worker(tmp_path: Path) -> None:
+    """``loadgroup`` holds: every check of one op on one target runs on the same worker (a JIT
+    compiles per process, the training cache is per process), whatever pytest's version."""
+    cmd = [
+        sys.executable, "-m", "pytest", str(ROOT / "suites" / "parity" / "test_ops.py"),
+        "-p", "no:cacheprovider", "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+        "--targets", "numpy", "--reference", "numpy", "--parity-out", str(tmp_path), "-v",
+        "-k", "(test_forward or test_vjp_fd) and (tanh or exp or mul or sum)", "-n", "2",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True).stdout
+    workers: dict[str, set[str]] = {}
+    for line in out.splitlines():
+        m = re.match(r"\[(gw\d+)\].* PASSED \S+::test_\w+\[numpy:cpu-(\w+)-float\d\d\]", line)
+        if m:
+            workers.setdefault(m.group(2), set()).add(m.group(1))
+    assert set(workers) >= {"tanh", "exp", "mul", "sum"}, out
+    split = {op: sorted(w) for op, w in workers.items() if len(w) > 1}
+    assert not split, f"an op's checks ran on several workers: {split}"
