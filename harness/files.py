@@ -52,6 +52,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def user_cache(name: str) -> Path:
+    """``name`` in the user's cache folder for the harness (platformdirs:
+    ``~/.cache/harness/<name>`` on Linux), where what can be recomputed is kept between runs."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("harness")) / name
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))

@@ -43,7 +43,7 @@ from typing import Any
 
 import pytest
 
-from harness import discovery, divergences, oracles, profiles, verdict
+from harness import discovery, divergences, files, oracles, profiles, verdict
 from harness import parity_report as report
 from harness.contract import Unsupported
 from harness.discovery import Target
@@ -202,9 +202,7 @@ def training_cases(config: pytest.Config) -> tuple[oracles.TrainingCase, ...]:
 
 def default_compile_cache() -> Path:
     """``compiled/`` in the user's cache folder for the harness (platformdirs)."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("harness")) / "compiled"
+    return files.user_cache("compiled")
 
 
 def compile_cache(config: pytest.Config) -> Path | None:

@@ -117,3 +117,46 @@ def test_trajectory_verdicts() -> None:
     drift = [np.zeros((1, 2)), np.full(1, 0.5)]
     v = trajectory.compare(_history(ref), _history(ref, drift), "float32")
     assert v.most_drifted == "linear0.bias" and v.param_drift["linear0.bias"] == 0.5
+
+
+_DIGEST = """
+import hashlib, sys
+from harness import data
+h = hashlib.sha256()
+for name in ("breast_cancer", "digits", "synthetic:40x5"):
+    ds = data.load(name, seed=3)
+    for a in (ds.x_train, ds.y_train, ds.x_test, ds.y_test):
+        h.update(a.dtype.str.encode() + str(a.shape).encode() + a.tobytes())
+    h.update(str(ds.n_classes).encode())
+print(h.hexdigest(), "sklearn" in sys.modules)
+"""
+
+
+def _digest(cache: str) -> tuple[str, bool]:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, data.ENV_DATA_CACHE: cache}
+    out = subprocess.run(
+        [sys.executable, "-c", _DIGEST], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    digest, imported = out.stdout.split()
+    return digest, imported == "True"
+
+
+def test_cached_datasets_are_the_computed_arrays_and_skip_scikit_learn(tmp_path) -> None:
+    """A run that finds its arrays cached gets the same bits and imports no scikit-learn; an
+    unreadable entry is computed afresh; ``off`` neither reads nor writes."""
+    fresh, imported = _digest("off")
+    assert imported, "without the cache the arrays come from scikit-learn"
+    cache = tmp_path / "datasets"
+    assert _digest(str(cache)) == (fresh, True)
+    entries = sorted(cache.glob("*.npz"))
+    assert len(entries) == 3, entries
+    assert _digest(str(cache)) == (fresh, False)
+    entries[0].write_bytes(b"not an npz")
+    assert _digest(str(cache)) == (fresh, True)
+    assert _digest(str(cache)) == (fresh, False), "the bad entry was rewritten"
+    assert not (tmp_path / "off").exists()
