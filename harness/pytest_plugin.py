@@ -382,12 +382,16 @@ def _tag_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
             str(m.args[0] if m.args else m.kwargs.get("name", "default"))
             for m in item.iter_markers("xdist_group")
         )
-        if not groups or "@" in item.nodeid:
+        suffix = "@" + "_".join(groups)
+        # Not "@" in the id: a data-parallel target's name has one (torch:cpu@ddp2).
+        if not groups or item.nodeid.endswith(suffix):
             continue
-        tagged = f"{item.nodeid}@{'_'.join(groups)}"
+        tagged = item.nodeid + suffix
         if hasattr(item, "_id"):  # pytest >= 9.2: a structured NodeId
-            from _pytest.nodeid import coerce_node_id
-
+            try:
+                from _pytest.nodeid import coerce_node_id
+            except ImportError:  # a pytest that moved it: the groups spread, nothing breaks
+                return
             item._id = coerce_node_id(tagged)
         else:  # older pytest: a string, where pytest-xdist's own assignment works too
             setattr(item, "_nodeid", tagged)  # noqa: B010

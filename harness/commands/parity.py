@@ -357,6 +357,7 @@ def _stream(cmd: list[str], on_line: Callable[[str], None]) -> int:
             except queue.Empty:
                 continue
             if line is None:
+                reader.join()  # it has seen the end of the output and is about to return
                 return proc.wait()
             on_line(line)
     finally:
