@@ -43,7 +43,7 @@ from typing import Any
 
 import pytest
 
-from harness import discovery, divergences, files, oracles, profiles, verdict
+from harness import discovery, divergences, files, oracles, profiles, verdict, xdist_groups
 from harness import parity_report as report
 from harness.contract import Unsupported
 from harness.discovery import Target
@@ -276,7 +276,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config, "workerinput", {}).get(_LOADGROUP_KEY):
         config.option.loadgroup = True
     if hasattr(config, "workerinput"):
-        config.pluginmanager.register(_GroupTags(), "harness-xdist-group-tags")
+        config.pluginmanager.register(xdist_groups.GroupTags(), "harness-xdist-group-tags")
 
 
 def _state(config: pytest.Config) -> HarnessState:
@@ -354,47 +354,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = _group(item)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
-
-
-class _GroupTags:
-    """A plugin of one hook, registered on pytest-xdist workers (:func:`pytest_configure`)."""
-
-    @pytest.hookimpl(trylast=True)  # after xdist's own tagging, which may not have taken
-    def pytest_collection_modifyitems(
-        self, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        _tag_groups(config, items)
-
-
-def _tag_groups(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On a pytest-xdist worker under ``loadgroup``, make sure each grouped test's node id
-    ends in ``@<group>``: that suffix is all the controller schedules by.
-
-    pytest-xdist (3.8) tags by assigning ``item._nodeid``; pytest 9.2 keeps the node id in
-    ``item._id`` instead, so the assignment is lost and every group silently spreads over
-    the workers (measured: a training case's reference run trained once per worker, its
-    accuracy test 16 s instead of 0). Here the suffix is set where the node id lives, once.
-    """
-    if not config.getvalue("loadgroup"):
-        return
-    for item in items:
-        groups = sorted(
-            str(m.args[0] if m.args else m.kwargs.get("name", "default"))
-            for m in item.iter_markers("xdist_group")
-        )
-        suffix = "@" + "_".join(groups)
-        # Not "@" in the id: a data-parallel target's name has one (torch:cpu@ddp2).
-        if not groups or item.nodeid.endswith(suffix):
-            continue
-        tagged = item.nodeid + suffix
-        if hasattr(item, "_id"):  # pytest >= 9.2: a structured NodeId
-            try:
-                from _pytest.nodeid import coerce_node_id
-            except ImportError:  # a pytest that moved it: the groups spread, nothing breaks
-                return
-            item._id = coerce_node_id(tagged)
-        else:  # older pytest: a string, where pytest-xdist's own assignment works too
-            setattr(item, "_nodeid", tagged)  # noqa: B010
 
 
 def _explicit_dist(config: pytest.Config) -> bool:

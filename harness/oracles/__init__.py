@@ -99,6 +99,7 @@ from harness.oracles.checks import (
     check_seed,
     run_property,
 )
+from harness.oracles.differences import richardson
 from harness.oracles.models import (
     MODEL_CASES,
     ModelCase,
@@ -120,7 +121,6 @@ from harness.oracles.ops import (
     op_oracle,
     open_call,
     require,
-    richardson,
     second_order,
     vjp_reference,
 )

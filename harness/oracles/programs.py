@@ -39,7 +39,7 @@ from harness.oracles.agreement import (
     assert_inner,
     literal,
 )
-from harness.oracles.ops import richardson
+from harness.oracles.differences import richardson
 
 if TYPE_CHECKING:
     from harness.discovery import Target
