@@ -17,15 +17,18 @@ if TYPE_CHECKING:
     from harness.oracles.ops import Call
 
 
-def _l1(x: np.ndarray) -> float:
+def l1(x: np.ndarray) -> float:
+    """The L1 norm of ``x``, in float64."""
     return float(np.sum(np.abs(np.asarray(x, dtype=np.float64))))
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
+def dot(a: np.ndarray, b: np.ndarray) -> float:
+    """The inner product of ``a`` and ``b``, in float64."""
     return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
 
 
-def _fd_step(spec: catalog.OpSpec) -> float:
+def fd_step(spec: catalog.OpSpec) -> float:
+    """The central-difference step of ``spec``'s checks."""
     # Perturbations h*u with |u| <= 1 stay under margin/4: they cannot cross a kink, a tie
     # (two values >= margin apart move by <= 2h) or a domain edge the strategies respect.
     return min(1e-3, spec.margin / 4)
@@ -79,11 +82,11 @@ def _rounding_sensitivity(
         x * (1 + eps * rng.choice([-1.0, 1.0], size=np.shape(x))) if spec.kind == "float" else x
         for spec, x in zip(call.spec.args, x64, strict=True)
     ]
-    fd_moved, _, _ = richardson(phi_at(moved), _fd_step(call.spec))
+    fd_moved, _, _ = richardson(phi_at(moved), fd_step(call.spec))
     return abs(fd_moved - fd)
 
 
-def _against_differences(
+def against_differences(
     call: Call,
     phi_at: Callable[[list[np.ndarray]], Callable[[float], tuple[float, float]]],
     x64: list[np.ndarray],
@@ -103,12 +106,12 @@ def _against_differences(
     and :data:`ROUNDING_FACTOR` times it allowed as well (it costs a second extrapolation,
     and a check that passes has no need of it).
     """
-    fd, trunc, roundoff = richardson(phi_at(x64), _fd_step(call.spec))
-    lhs = sum(_dot(u, g) for u, g in zip(us, grads, strict=True))
+    fd, trunc, roundoff = richardson(phi_at(x64), fd_step(call.spec))
+    lhs = sum(dot(u, g) for u, g in zip(us, grads, strict=True))
     rtol, atol = call.tolerance()
     allowed = (
-        atol * atol_scale * sum(_l1(u) for u in us)
-        + rtol * sum(_dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
+        atol * atol_scale * sum(l1(u) for u in us)
+        + rtol * sum(dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
         + 2 * trunc
         + roundoff
     )

@@ -25,7 +25,7 @@ from harness.oracles.agreement import (
     assert_inner,
     failure_report,
 )
-from harness.oracles.differences import _against_differences, _dot, _l1
+from harness.oracles.differences import against_differences, dot, l1
 
 if TYPE_CHECKING:
     from harness.discovery import Target
@@ -397,11 +397,11 @@ def finite_differences(call: Call) -> Agreement:
             f = call.expected(xs)
             if finite is not None:  # outputs without a derivative (their cotangent is 0)
                 f = np.where(finite, f, 0.0)
-            return _dot(f, v64), float(np.sum(np.abs(f) * np.abs(v64)))
+            return dot(f, v64), float(np.sum(np.abs(f) * np.abs(v64)))
 
         return phi
 
-    return _against_differences(
+    return against_differences(
         call, phi_at, x64, us, grads, _vjp_scale(v), "<u, VJP(v)>",
         "<u, VJP(v)> disagrees with float64 central differences of the NumPy reference",
     )  # fmt: skip
@@ -430,14 +430,14 @@ def jvp_vjp(call: Call) -> Agreement:
         tangent = np.where(finite, tangent, 0.0)
     grads = call.vjp(v)
     rtol, atol = call.tolerance()
-    lhs = _dot(tangent, v)
-    rhs = sum(_dot(u, g) for u, g in zip(us, grads, strict=True))
+    lhs = dot(tangent, v)
+    rhs = sum(dot(u, g) for u, g in zip(us, grads, strict=True))
     u_scale = max([1.0] + [float(np.max(np.abs(u))) for u in us if u.size])
     allowed = (
-        atol * u_scale * _l1(v)
-        + rtol * _dot(np.abs(tangent), np.abs(v))
-        + atol * _vjp_scale(v) * sum(_l1(u) for u in us)
-        + rtol * sum(_dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
+        atol * u_scale * l1(v)
+        + rtol * dot(np.abs(tangent), np.abs(v))
+        + atol * _vjp_scale(v) * sum(l1(u) for u in us)
+        + rtol * sum(dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
     )
     return assert_inner(
         lhs,
@@ -485,14 +485,14 @@ def second_order(call: Call) -> Agreement:
                 xs[i] = base[i] + t * u.astype(np.float64)
             _, g = _vjp(first, call.fn(first), xs, v64, argnums)
             return (
-                sum(_dot(gi, w) for gi, w in zip(g, ws, strict=True)),
-                sum(_dot(np.abs(gi), np.abs(w)) for gi, w in zip(g, ws, strict=True)),
+                sum(dot(gi, w) for gi, w in zip(g, ws, strict=True)),
+                sum(dot(np.abs(gi), np.abs(w)) for gi, w in zip(g, ws, strict=True)),
             )
 
         return phi
 
     w_scale = max([1.0] + [float(np.max(np.abs(w))) for w in ws if w.size])
-    return _against_differences(
+    return against_differences(
         call, phi_at, x64, us, hvp, _vjp_scale(v) * w_scale, "<u, vjp_vjp>",
         f"second order disagrees with central differences of {first.name}'s float64 VJP",
     )  # fmt: skip

@@ -39,7 +39,7 @@ from harness.oracles.agreement import (
     assert_inner,
     literal,
 )
-from harness.oracles.differences import richardson
+from harness.oracles.differences import dot, l1, richardson
 
 if TYPE_CHECKING:
     from harness.discovery import Target
@@ -83,14 +83,6 @@ def _report(ctx: Context, program: prog.Program, message: str) -> str:
             reproducer(ctx.target, program, ctx.inputs, ctx.seed, ctx.reference),
         ]
     )
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.sum(np.asarray(a, dtype=np.float64) * np.asarray(b, dtype=np.float64)))
-
-
-def _l1(x: np.ndarray) -> float:
-    return float(np.sum(np.abs(np.asarray(x, dtype=np.float64))))
 
 
 def _vjp(
@@ -161,13 +153,13 @@ def program(
             f = program.reference(
                 *(x + t * u.astype(np.float64) for x, u in zip(x64, us, strict=True))
             )[-1]
-            return _dot(f, v64), float(np.sum(np.abs(f) * np.abs(v64)))
+            return dot(f, v64), float(np.sum(np.abs(f) * np.abs(v64)))
 
         fd, trunc, roundoff = richardson(phi, FD_STEP)
-        lhs = sum(_dot(u, g) for u, g in zip(us, grads, strict=True))
+        lhs = sum(dot(u, g) for u, g in zip(us, grads, strict=True))
         allowed = (
-            atol * scale * sum(_l1(u) for u in us)
-            + rtol * sum(_dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
+            atol * scale * sum(l1(u) for u in us)
+            + rtol * sum(dot(np.abs(u), np.abs(g)) for u, g in zip(us, grads, strict=True))
             + 2 * trunc
             + roundoff
         )
